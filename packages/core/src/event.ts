@@ -1,0 +1,150 @@
+/**
+ * The event model shared by every plugin, sink and the detector.
+ *
+ * An event is a flat object: the common header fields (type, time, host, container, pid, ...)
+ * plus the fields of its type (`path`, `argv`, `bytes`, ...). `toJSON()` gives the wire form used
+ * by the ndjson and Kafka sinks; `eventFromJSON()` turns it back into an event object, so a
+ * detector reading from Kafka sees the same thing as one subscribed in-process.
+ */
+
+/** Version of the JSON wire form; bump when a field changes meaning. */
+export const EVENT_SCHEMA_VERSION = 1;
+
+export interface ContainerInfo {
+  /** Full 64-hex container id. */
+  id: string;
+  /** Container name without the leading slash. */
+  name?: string;
+  /** Image reference as the runtime reports it (e.g. `busybox:latest`). */
+  image?: string;
+  /** Image content id (`sha256:...`): the key learned models are stored under. */
+  imageId?: string;
+  labels?: Record<string, string>;
+  runtime?: string;
+}
+
+export interface IEvent {
+  /** Dotted event type: `syscall.count`, `file.open`, `net.flow`, `alert`, ... */
+  readonly type: string;
+  /** Wall-clock time of the event. */
+  readonly time: Date;
+  /** Kernel CLOCK_MONOTONIC timestamp in ns (0n for events not made by the kernel). */
+  readonly ts: bigint;
+  /** Host name of the agent that collected the event. */
+  readonly host: string;
+  /** The container the process belongs to; null for host processes. */
+  container: ContainerInfo | null;
+  /** cgroup v2 id of the process (the kernel-side container key); 0n when unknown. */
+  readonly cgroupId: bigint;
+  /** Process id (tgid) in the host pid namespace; 0 when the event is not about one process. */
+  readonly pid: number;
+  /** Thread id in the host pid namespace. */
+  readonly tid: number;
+  /** Command name (task comm, at most 15 characters). */
+  readonly comm: string;
+  toJSON(): EventJSON;
+}
+
+/** Header fields every event has, as produced by a decoder. */
+export interface EventHeader {
+  time: Date;
+  ts: bigint;
+  host: string;
+  container: ContainerInfo | null;
+  cgroupId: bigint;
+  pid: number;
+  tid: number;
+  comm: string;
+}
+
+export type EventJSON = { schema: number; type: string; time: string; [field: string]: unknown };
+
+/** An event of type T carrying fields F. */
+export type TypedEvent<T extends string, F extends object> = IEvent & { readonly type: T } & Readonly<F>;
+
+const HEADER_KEYS = new Set(['type', 'time', 'ts', 'host', 'container', 'cgroupId', 'pid', 'tid', 'comm']);
+
+export class BaseEvent implements IEvent {
+  readonly type: string;
+  readonly time: Date;
+  readonly ts: bigint;
+  readonly host: string;
+  container: ContainerInfo | null;
+  readonly cgroupId: bigint;
+  readonly pid: number;
+  readonly tid: number;
+  readonly comm: string;
+
+  constructor(type: string, header: EventHeader, fields?: object) {
+    this.type = type;
+    this.time = header.time;
+    this.ts = header.ts;
+    this.host = header.host;
+    this.container = header.container;
+    this.cgroupId = header.cgroupId;
+    this.pid = header.pid;
+    this.tid = header.tid;
+    this.comm = header.comm;
+    if (fields) Object.assign(this, fields);
+  }
+
+  toJSON(): EventJSON {
+    const out: EventJSON = {
+      schema: EVENT_SCHEMA_VERSION,
+      type: this.type,
+      time: this.time.toISOString(),
+      ts: this.ts.toString(),
+      host: this.host,
+      container: this.container,
+      cgroupId: this.cgroupId.toString(),
+      pid: this.pid,
+      tid: this.tid,
+      comm: this.comm,
+    };
+    for (const key of Object.keys(this)) {
+      if (HEADER_KEYS.has(key)) continue;
+      out[key] = jsonValue((this as Record<string, unknown>)[key]);
+    }
+    return out;
+  }
+}
+
+/** Build a typed event. */
+export function createEvent<T extends string, F extends object>(type: T, header: EventHeader, fields: F): TypedEvent<T, F> {
+  return new BaseEvent(type, header, fields) as unknown as TypedEvent<T, F>;
+}
+
+/** bigint becomes a decimal string (JSON has no 64-bit integers); Dates become ISO strings. */
+function jsonValue(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map(jsonValue);
+  if (v !== null && typeof v === 'object' && !(v as { toJSON?: unknown }).toJSON) {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = jsonValue(x);
+    return o;
+  }
+  return v;
+}
+
+/** Rebuild an event from its JSON wire form (the inverse of `toJSON()` for header fields; type fields are kept as JSON values). */
+export function eventFromJSON(json: EventJSON): IEvent {
+  const { schema: _schema, type, time, ts, host, container, cgroupId, pid, tid, comm, ...fields } = json as Record<string, unknown>;
+  if (typeof type !== 'string' || typeof time !== 'string') {
+    throw new TypeError('event JSON needs a string `type` and `time`');
+  }
+  return new BaseEvent(
+    type,
+    {
+      time: new Date(time),
+      ts: BigInt((ts as string | undefined) ?? 0),
+      host: (host as string | undefined) ?? '',
+      container: (container as ContainerInfo | null | undefined) ?? null,
+      cgroupId: BigInt((cgroupId as string | undefined) ?? 0),
+      pid: (pid as number | undefined) ?? 0,
+      tid: (tid as number | undefined) ?? 0,
+      comm: (comm as string | undefined) ?? '',
+    },
+    fields,
+  );
+}

@@ -1,0 +1,13 @@
+export * from './errors.js';
+export * from './event.js';
+export * from './sink.js';
+export * from './plugin.js';
+export * from './logger.js';
+export * from './clock.js';
+export * from './features.js';
+export * as codec from './codec.js';
+export type { Codec } from './codec.js';
+export { BpfObject, BpfLink, type ProgramInfo, type MapInfo, type AttachOptions, type GlobalValue } from './bpf-object.js';
+export { BpfMap, MapType, UpdateFlags } from './map.js';
+export { RingBufferReader, type RecordHandler, type RingBufferOptions, type RingBufferStats } from './ring-buffer.js';
+export { libbpfVersion, numPossibleCpus } from './system.js';

@@ -1,0 +1,66 @@
+import type { IEvent, ContainerInfo } from './event.js';
+import type { FeatureName, FeatureReport } from './features.js';
+import type { Logger } from './logger.js';
+import type { KernelClock } from './clock.js';
+
+/**
+ * One way a plugin can hook the kernel. A plugin lists its variants in order of preference; the
+ * Collector probes the kernel and picks the first whose required features are all supported. The
+ * programs of the variants not chosen are not loaded (autoload off).
+ */
+export interface HookVariant {
+  name: string;
+  /** Program names (C function names) this variant loads and attaches. */
+  programs: readonly string[];
+  /** Kernel features the variant needs (all of them). */
+  requires: readonly FeatureName[];
+  description?: string;
+}
+
+/** Looks up container metadata for the kernel's container key. */
+export interface ContainerResolver {
+  /** Container for a cgroup v2 id, or null for the host / an unknown cgroup. Synchronous (cached). */
+  byCgroupId(cgroupId: bigint): ContainerInfo | null;
+  /** Container by full id, 12+ hex prefix or name (without the leading slash). */
+  find(idOrName: string): ContainerInfo | null;
+  /** Containers currently known to be running. */
+  list(): ContainerInfo[];
+  /** cgroup v2 id of a container, when known. */
+  cgroupIdOf(containerId: string): bigint | null;
+  /** Called when a container starts or stops (after metadata is refreshed). */
+  onChange(listener: (change: { kind: 'start' | 'stop'; container: ContainerInfo }) => void): () => void;
+}
+
+/** What the Collector hands a plugin when it starts. */
+export interface PluginContext {
+  host: string;
+  features: FeatureReport;
+  containers: ContainerResolver;
+  clock: KernelClock;
+  logger: Logger;
+  /** Deliver an event to the Collector's bus (enrichment and sinks follow). */
+  emit(event: IEvent): void;
+}
+
+export interface PluginStats {
+  /** Events emitted since start. */
+  events: number;
+  /** Events the kernel could not hand over (ring buffer full), summed over CPUs. */
+  lost: number;
+  /** Hook variant in use (for BPF plugins). */
+  variant?: string;
+  [extra: string]: unknown;
+}
+
+/** The userspace side of a plugin: what the Collector starts, stops and asks for stats. */
+export interface Userspace {
+  readonly name: string;
+  /** Hook variants in order of preference; empty for sources without a BPF program. */
+  readonly variants: readonly HookVariant[];
+  /** Event types this plugin emits (documented in docs/events.md). */
+  readonly eventTypes: readonly string[];
+  start(ctx: PluginContext): Promise<void>;
+  /** Detach and release everything; idempotent. */
+  stop(): Promise<void>;
+  stats(): PluginStats;
+}
