@@ -1,0 +1,14 @@
+export { KafkaSink, type KafkaSinkStats } from './sink.js';
+export { parseSinkOptions, COMPRESSIONS, type Compression, type KafkaSinkOptions, type KafkaSinkConfig } from './sink-options.js';
+export {
+  KafkaSource,
+  type KafkaSourceOptions,
+  type KafkaSourceConfig,
+  type KafkaSourceStats,
+  type SourceHandlers,
+  type EventHandler,
+  type BatchHandler,
+  type MessageMeta,
+  type BatchMeta,
+} from './source.js';
+export { EVENT_FAMILIES, type EventFamily, familyOf, topicForType, topicsFor, messageKey } from './topics.js';

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import { configError } from '@boxwatch/core';
+import { connectionShape, parseOptions, type ConnectionConfig } from './connection.js';
+
+export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
+const COMPRESSION_TYPE: Record<Compression, CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+};
+
+const KAFKA_TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
+
+const sinkSchema = z
+  .object({
+    ...connectionShape,
+    clientId: z.string().min(1).default('boxwatch-agent'),
+    /** Topics are `<topicPrefix>.syscall`, `.file`, `.net`, `.process`, `.resource`, `.alerts`. */
+    topicPrefix: z.string().regex(KAFKA_TOPIC_NAME, 'only letters, digits, ".", "_" and "-"').max(200).default('boxwatch'),
+    /** Create missing topics on start (with `partitions` partitions). */
+    createTopics: z.boolean().default(true),
+    partitions: z.number().int().min(1).max(10_000).default(6),
+    replicationFactor: z.number().int().min(1).max(32).default(1),
+    /** How long a partial batch waits for more events before it is sent. */
+    lingerMs: z.number().int().min(0).max(60_000).default(5),
+    /** Most events in one produce request. */
+    batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Most events held in memory while the broker is slow or away; beyond it events are dropped (and counted). */
+    queueSize: z.number().int().min(1).max(100_000_000).default(100_000),
+    compression: z.enum(COMPRESSIONS, { message: `must be one of ${COMPRESSIONS.join(', ')}` }).default('none'),
+    /**
+     * Idempotent producer: the broker drops resent duplicates, so a retry after a lost acknowledgement
+     * does not write an event twice. Needs acks = -1 (all).
+     */
+    idempotent: z.boolean().default(true),
+    acks: z.union([z.literal(-1), z.literal(0), z.literal(1)]).default(-1),
+    /** Backoff between failed sends: doubles from the first to the max. */
+    retryInitialMs: z.number().int().min(1).max(60_000).default(100),
+    retryMaxMs: z.number().int().min(1).max(300_000).default(5_000),
+    /** close() waits this long for the queue to drain; what is still queued after it is counted as dropped. */
+    closeTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+  })
+  .strict();
+
+export type KafkaSinkOptions = z.input<typeof sinkSchema>;
+
+export interface KafkaSinkConfig extends ConnectionConfig {
+  topicPrefix: string;
+  createTopics: boolean;
+  partitions: number;
+  replicationFactor: number;
+  lingerMs: number;
+  batchSize: number;
+  queueSize: number;
+  compression: Compression;
+  compressionType: CompressionTypes;
+  idempotent: boolean;
+  acks: -1 | 0 | 1;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  closeTimeoutMs: number;
+}
+
+/** Validate sink options; throws ERR_CONFIG naming the field. */
+export function parseSinkOptions(input: unknown): KafkaSinkConfig {
+  const opts = parseOptions(sinkSchema, input);
+  const compressionType = COMPRESSION_TYPE[opts.compression];
+  // kafkajs ships only gzip; the others work once the application registers a codec
+  // (e.g. `CompressionCodecs[CompressionTypes.ZSTD] = ...` from a codec package).
+  if (compressionType !== CompressionTypes.None && compressionType !== CompressionTypes.GZIP && !CompressionCodecs[compressionType]) {
+    throw configError(
+      'compression',
+      `${opts.compression} needs a codec registered in kafkajs CompressionCodecs (only gzip and none are built in)`,
+    );
+  }
+  if (opts.idempotent && opts.acks !== -1) {
+    throw configError('acks', 'an idempotent producer needs acks = -1 (all); set idempotent: false to use acks 0 or 1');
+  }
+  if (opts.retryMaxMs < opts.retryInitialMs) {
+    throw configError('retryMaxMs', `must be >= retryInitialMs (${opts.retryInitialMs})`);
+  }
+  return { ...opts, compressionType } as KafkaSinkConfig;
+}

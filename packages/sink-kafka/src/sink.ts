@@ -1,0 +1,305 @@
+import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import { BoxwatchError, createLogger, type IEvent, type Logger, type Sink, type SinkStats } from '@boxwatch/core';
+import { createKafka } from './connection.js';
+import { BoundedQueue } from './queue.js';
+import { parseSinkOptions, type KafkaSinkConfig, type KafkaSinkOptions } from './sink-options.js';
+import { EVENT_FAMILIES, messageKey, topicForType, topicsFor } from './topics.js';
+
+/** A serialised event waiting for the broker. Serialising at write() freezes the event as it was then. */
+interface Outgoing {
+  topic: string;
+  key: string;
+  value: string;
+  headers: { type: string; host: string };
+}
+
+export interface KafkaSinkStats extends SinkStats {
+  /** Produce requests acknowledged by the broker. */
+  batches: number;
+  /** False while sends are failing (broker unreachable, leader moving, ...). */
+  connected: boolean;
+  /** Message of the most recent send failure, until the next success. */
+  lastError?: string;
+}
+
+/** Retries inside one kafkajs send; the sink's own loop retries beyond that with its backoff. */
+const INNER_RETRY = { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 };
+
+/** Errors after which the broker no longer knows this producer's id/sequence (e.g. its data was wiped). */
+const PRODUCER_STATE_LOST = new Set(['UNKNOWN_PRODUCER_ID', 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH']);
+
+/**
+ * Ships events to Kafka, one topic per event family, keyed by host + container.
+ *
+ * `write()` never blocks and never throws for delivery problems: it serialises the event into a bounded
+ * queue. A single pump sends the head of the queue in batches (one produce request in flight, so order
+ * per partition holds even across retries), removes a batch only once the broker acknowledged it, and
+ * when sends fail keeps the batch and retries with exponential backoff. While the broker is away the
+ * queue fills up to `queueSize`; every event beyond that is counted in `stats().dropped`. Invariant:
+ * received = delivered + dropped + queued.
+ */
+export class KafkaSink implements Sink {
+  readonly name = 'kafka';
+  readonly config: KafkaSinkConfig;
+  private readonly logger: Logger;
+  private readonly kafka: Kafka;
+  private producer: Producer;
+  private readonly queue: BoundedQueue<Outgoing>;
+
+  private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
+  private pump: Promise<void> | null = null;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private backoffMs: number;
+  private wakeBackoff: (() => void) | undefined;
+  private aborting = false;
+  private drainWaiters: Array<() => void> = [];
+  private closing: Promise<void> | undefined;
+  private reportedDrop = false;
+
+  private received = 0;
+  private delivered = 0;
+  private dropped = 0;
+  private errors = 0;
+  private batches = 0;
+  private lastError: string | undefined;
+
+  constructor(options: KafkaSinkOptions) {
+    this.config = parseSinkOptions(options);
+    this.logger = (this.config.logger ?? createLogger({ name: 'boxwatch' })).child({ sink: 'kafka' });
+    this.kafka = createKafka(this.config, this.logger);
+    this.producer = this.createProducer();
+    this.queue = new BoundedQueue(this.config.queueSize);
+    this.backoffMs = this.config.retryInitialMs;
+  }
+
+  /** Connect, create the family topics that are missing, and start sending what was written so far. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new BoxwatchError('ERR_STATE', `kafka sink cannot start: it is ${this.state}`);
+    this.state = 'starting';
+    try {
+      if (this.config.createTopics) await this.ensureTopics();
+      await this.producer.connect();
+    } catch (err) {
+      this.state = 'new';
+      throw err;
+    }
+    this.state = 'running';
+    this.logger.info({ brokers: this.config.brokers, prefix: this.config.topicPrefix }, 'kafka sink started');
+    this.kick(false);
+  }
+
+  write(event: IEvent): void {
+    this.received++;
+    if (this.state === 'closing' || this.state === 'closed' || this.queue.full) {
+      this.drop(1, this.queue.full ? 'queue full' : 'sink closed');
+      return;
+    }
+    let value: string;
+    try {
+      value = JSON.stringify(event.toJSON());
+    } catch (err) {
+      // An event that cannot be serialised (a plugin bug: a cycle, a throwing getter) is counted, not thrown.
+      this.errors++;
+      this.drop(1, `cannot serialise ${event.type}: ${(err as Error).message}`);
+      return;
+    }
+    this.queue.push({
+      topic: topicForType(this.config.topicPrefix, event.type),
+      key: messageKey(event),
+      value,
+      headers: { type: event.type, host: event.host },
+    });
+    this.kick(false);
+  }
+
+  /** Resolves once everything written before the call has been acknowledged (or the sink is closing). */
+  flush(): Promise<void> {
+    if (this.queue.length === 0 && !this.pump) return Promise.resolve();
+    if (this.state === 'new' || this.state === 'starting') {
+      return Promise.reject(new BoxwatchError('ERR_STATE', 'kafka sink: flush() before start() finished'));
+    }
+    const drained = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    this.kick(true);
+    return drained;
+  }
+
+  /**
+   * Send what is queued for at most `closeTimeoutMs`, then disconnect. Whatever could not be delivered
+   * by then is counted as dropped. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  stats(): KafkaSinkStats {
+    return {
+      received: this.received,
+      delivered: this.delivered,
+      dropped: this.dropped,
+      queued: this.queue.length,
+      errors: this.errors,
+      batches: this.batches,
+      connected: this.lastError === undefined,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  private async doClose(): Promise<void> {
+    const wasRunning = this.state === 'running';
+    this.state = 'closing';
+    if (wasRunning && this.queue.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.config.closeTimeoutMs);
+      });
+      const drained = this.flush().then(() => false);
+      const expired = await Promise.race([drained, timedOut]);
+      clearTimeout(timer);
+      if (expired) this.logger.warn({ queued: this.queue.length }, 'kafka sink close timed out');
+    }
+    // Stop the pump: no new send starts, a backoff sleep ends now, and disconnecting fails a send
+    // that is stuck on a dead connection. Only after the pump has settled is the rest counted as
+    // dropped, so an acknowledgement that arrives meanwhile is counted as delivered, not both.
+    this.aborting = true;
+    clearTimeout(this.lingerTimer);
+    this.wakeBackoff?.();
+    await this.producer.disconnect().catch(() => {});
+    await this.pump;
+    const left = this.queue.clear();
+    if (left > 0) this.drop(left, 'not delivered before close');
+    this.resolveDrainWaiters();
+    this.state = 'closed';
+  }
+
+  private createProducer(): Producer {
+    return this.kafka.producer({
+      idempotent: this.config.idempotent,
+      // kafkajs supports idempotence only with one request in flight per broker.
+      ...(this.config.idempotent ? { maxInFlightRequests: 1 } : {}),
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: INNER_RETRY,
+    });
+  }
+
+  private async ensureTopics(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const wanted = topicsFor(this.config.topicPrefix, EVENT_FAMILIES).filter((t) => !existing.has(t));
+      if (wanted.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: wanted.map((topic) => ({
+          topic,
+          numPartitions: this.config.partitions,
+          replicationFactor: this.config.replicationFactor,
+        })),
+      });
+      this.logger.info({ topics: wanted, partitions: this.config.partitions }, 'created kafka topics');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Start the pump now (full batch, flush) or after the linger time (a partial batch may still grow). */
+  private kick(now: boolean): void {
+    if (this.pump || this.aborting) return;
+    if (this.state !== 'running' && this.state !== 'closing') return;
+    if (this.queue.length === 0) {
+      this.resolveDrainWaiters();
+      return;
+    }
+    if (now || this.config.lingerMs === 0 || this.queue.length >= this.config.batchSize) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+      this.pump = this.runPump().finally(() => {
+        this.pump = null;
+        this.kick(false);
+      });
+    } else if (!this.lingerTimer) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = undefined;
+        this.kick(true);
+      }, this.config.lingerMs);
+    }
+  }
+
+  /** Send the head of the queue until it is empty; on failure keep the batch and back off. */
+  private async runPump(): Promise<void> {
+    while (this.queue.length > 0 && !this.aborting) {
+      const batch = this.queue.peek(this.config.batchSize);
+      try {
+        await this.producer.sendBatch({
+          topicMessages: groupByTopic(batch),
+          acks: this.config.acks,
+          timeout: this.config.requestTimeoutMs,
+          compression: this.config.compressionType,
+        });
+      } catch (err) {
+        if (this.aborting) return;
+        await this.onSendFailure(err as Error);
+        continue;
+      }
+      this.queue.shift(batch.length);
+      this.delivered += batch.length;
+      this.batches++;
+      if (this.lastError !== undefined) {
+        this.logger.info({ queued: this.queue.length, dropped: this.dropped }, 'kafka reachable again, resuming');
+        this.lastError = undefined;
+        this.reportedDrop = false;
+      }
+      this.backoffMs = this.config.retryInitialMs;
+    }
+  }
+
+  private async onSendFailure(err: Error): Promise<void> {
+    this.errors++;
+    if (this.lastError === undefined) {
+      this.logger.warn({ err: err.message, queued: this.queue.length }, 'kafka send failed, queueing and retrying');
+    }
+    this.lastError = err.message;
+    if (PRODUCER_STATE_LOST.has((err as { type?: string }).type ?? '')) {
+      // The broker forgot this producer (its log was wiped): start over with a new producer id.
+      this.logger.warn({ err: err.message }, 'kafka producer state lost, reconnecting with a new producer id');
+      await this.producer.disconnect().catch(() => {});
+      this.producer = this.createProducer();
+      await this.producer.connect().catch(() => {});
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.backoffMs);
+      this.wakeBackoff = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeBackoff = undefined;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.config.retryMaxMs);
+  }
+
+  private drop(count: number, reason: string): void {
+    this.dropped += count;
+    // One warning per outage, not one per event.
+    if (!this.reportedDrop) {
+      this.reportedDrop = true;
+      this.logger.warn({ reason, dropped: this.dropped, queueSize: this.config.queueSize }, 'kafka sink dropping events');
+    }
+  }
+
+  private resolveDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function groupByTopic(batch: readonly Outgoing[]): TopicMessages[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const m of batch) {
+    let list = byTopic.get(m.topic);
+    if (!list) byTopic.set(m.topic, (list = []));
+    list.push({ key: m.key, value: m.value, headers: m.headers });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
