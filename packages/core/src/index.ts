@@ -11,3 +11,8 @@ export { BpfObject, BpfLink, type ProgramInfo, type MapInfo, type AttachOptions,
 export { BpfMap, MapType, UpdateFlags } from './map.js';
 export { RingBufferReader, type RecordHandler, type RingBufferOptions, type RingBufferStats } from './ring-buffer.js';
 export { libbpfVersion, numPossibleCpus } from './system.js';
+export { BpfPlugin, type RingBufferSpec } from './bpf-plugin.js';
+export { chooseVariant, type VariantChoice } from './variant.js';
+export { decodeHeader, headerNsPid, readCString, recordType, EVENT_HEADER_SIZE, type DecodeContext } from './decode.js';
+export { bw_event_header as EVENT_HEADER_LAYOUT } from './generated/event-header.js';
+export { probeFeatures } from './probes.js';

@@ -17,6 +17,8 @@
 #define SYS_GETPPID 110
 #define TAIL_HITS_KEY 1000
 
+BW_EXPORT_STRUCT(test_record);
+
 const volatile u32 target_tgid = 0;
 const volatile u64 magic = 0;
 const volatile bool use_small = false;

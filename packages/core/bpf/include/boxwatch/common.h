@@ -21,6 +21,12 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #endif
 
+/* Make a record struct visible in the object's BTF even though the program only ever uses it
+ * through a ring-buffer pointer; the decoder generator (boxwatch-gen-layout) reads it from there. */
+#define BW_EXPORT_STRUCT(name) const struct name *__bw_export_##name __attribute__((unused))
+
+BW_EXPORT_STRUCT(bw_event_header);
+
 /* ---------------------------------------------------------------------------------------------
  * Container recognition
  * ------------------------------------------------------------------------------------------- */
