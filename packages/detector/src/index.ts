@@ -1,0 +1,15 @@
+export { Detector, type DetectorOptions, type DetectorEvents, type DetectorStats, type LearningProgress } from './detector.js';
+export { RuleEngine, defaultRulesPath, type RuleEngineOptions, type RuleSource } from './rules/engine.js';
+export { RuleSet, compileRuleSet, type CompiledRule } from './rules/ruleset.js';
+export { parseRuleText, PRIORITIES, normalisePriority, type Priority, type ParsedFile } from './rules/loader.js';
+export { EVENT_FIELDS, PROC_FIELDS } from './rules/fields.js';
+export { ProcessTable, type ProcEntry } from './context/process-table.js';
+export { ModelSet, imageKey, MODEL_FILE_VERSION, type ModelOptions, type ModelsJSON, type ImageProgress } from './models/model-set.js';
+export { ngramHash, ngramKey, type StideOptions } from './models/stide.js';
+export type { FrequencyOptions } from './models/frequency.js';
+export type { ResourceOptions } from './models/resource.js';
+export type { LearningOptions } from './models/learning.js';
+export type { Anomaly, Phase } from './models/types.js';
+export { Alerter, type AlertEvent, type AlertFields, type AlerterOptions, type AlerterStats } from './alerts/alerter.js';
+export { AlertPrinter, formatAlertLine, type AlertFormat, type AlertPrinterOptions } from './alerts/printer.js';
+export { ResponseHook, type ResponseAction, type ResponseOptions, type ResponseStats } from './response.js';
