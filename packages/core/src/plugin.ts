@@ -17,6 +17,18 @@ export interface HookVariant {
   description?: string;
 }
 
+/** What the agent knows about a container beyond the metadata carried in events. */
+export interface ContainerDetails {
+  info: ContainerInfo;
+  /** Host pid of the container's init process (0 when not running). */
+  pid: number;
+  /** IPv4 and IPv6 addresses of the container on its networks. */
+  ips: string[];
+  /** cgroup v2 id (the kernel-side container key), when known. */
+  cgroupId: bigint | null;
+  running: boolean;
+}
+
 /** Looks up container metadata for the kernel's container key. */
 export interface ContainerResolver {
   /** Container for a cgroup v2 id, or null for the host / an unknown cgroup. Synchronous (cached). */
@@ -25,6 +37,10 @@ export interface ContainerResolver {
   find(idOrName: string): ContainerInfo | null;
   /** Containers currently known to be running. */
   list(): ContainerInfo[];
+  /** Pid, addresses and cgroup id of a container (by id, prefix or name). */
+  details(idOrName: string): ContainerDetails | null;
+  /** The container that owns an IP address, if it is a local container. */
+  byIp(ip: string): ContainerInfo | null;
   /** cgroup v2 id of a container, when known. */
   cgroupIdOf(containerId: string): bigint | null;
   /** Called when a container starts or stops (after metadata is refreshed). */
@@ -40,6 +56,11 @@ export interface PluginContext {
   logger: Logger;
   /** Deliver an event to the Collector's bus (enrichment and sinks follow). */
   emit(event: IEvent): void;
+  /**
+   * Report a failure the plugin cannot recover from (e.g. in a timer): the Collector stops this
+   * plugin with the reason logged and keeps the others running.
+   */
+  fail(error: unknown): void;
 }
 
 export interface PluginStats {

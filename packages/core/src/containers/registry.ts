@@ -1,0 +1,258 @@
+import Docker from 'dockerode';
+import { EventEmitter } from 'node:events';
+import type { ContainerInfo } from '../event.js';
+import type { ContainerDetails, ContainerResolver } from '../plugin.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { CgroupIndex } from './cgroup-index.js';
+import { runtimeFromCgroupName } from './cgroup-name.js';
+
+export interface ContainerRegistryOptions {
+  /** Docker Engine socket (default /var/run/docker.sock, or DOCKER_HOST). */
+  socketPath?: string;
+  logger?: Logger;
+  /** How long a stopped container stays resolvable (late events of a dying container), ms. */
+  stopGraceMs?: number;
+  /** Minimum time between cgroup rescans triggered by unknown cgroup ids, ms. */
+  rescanIntervalMs?: number;
+}
+
+interface Entry extends ContainerDetails {
+  stoppedAt?: number;
+}
+
+type Change = { kind: 'start' | 'stop'; container: ContainerInfo };
+
+/**
+ * Container metadata from the Docker Engine API, keyed by the kernel's cgroup id. Lookups are
+ * synchronous and cached; the cache follows the runtime's event stream. When no runtime socket is
+ * reachable, events still resolve to the bare container id (from the cgroup name) and a single
+ * warning is logged.
+ */
+export class DockerContainerRegistry implements ContainerResolver {
+  private readonly docker: Docker;
+  private readonly log: Logger;
+  private readonly cgroups = new CgroupIndex();
+  private readonly entries = new Map<string, Entry>();
+  private readonly byCgroup = new Map<bigint, Entry>();
+  private readonly notContainer = new Map<bigint, number>();
+  private readonly changes = new EventEmitter();
+  private readonly stopGraceMs: number;
+  private readonly rescanIntervalMs: number;
+  private lastRescan = 0;
+  private runtimeReachable = false;
+  private warned = false;
+  private eventStream: NodeJS.ReadableStream | null = null;
+  private closed = false;
+  private readonly pendingInspect = new Map<string, Promise<void>>();
+
+  constructor(options: ContainerRegistryOptions = {}) {
+    this.docker = new Docker(options.socketPath ? { socketPath: options.socketPath } : undefined);
+    this.log = options.logger ?? silentLogger;
+    this.stopGraceMs = options.stopGraceMs ?? 30_000;
+    this.rescanIntervalMs = options.rescanIntervalMs ?? 1_000;
+  }
+
+  /** Load running containers and follow the runtime's events. Never throws for a missing runtime. */
+  async start(): Promise<void> {
+    this.cgroups.rescan();
+    this.lastRescan = Date.now();
+    try {
+      const list = await this.docker.listContainers();
+      this.runtimeReachable = true;
+      await Promise.all(list.map((c) => this.inspect(c.Id)));
+      await this.followEvents();
+    } catch (err) {
+      this.warnUnreachable(err);
+    }
+  }
+
+  get reachable(): boolean {
+    return this.runtimeReachable;
+  }
+
+  private warnUnreachable(err: unknown): void {
+    this.runtimeReachable = false;
+    if (this.warned) return;
+    this.warned = true;
+    this.log.warn({ err: (err as Error).message }, 'container runtime API not reachable: events carry bare container ids without names or images');
+  }
+
+  private async followEvents(): Promise<void> {
+    const stream = (await this.docker.getEvents({ filters: { type: ['container'], event: ['start', 'die', 'destroy', 'rename'] } })) as NodeJS.ReadableStream;
+    this.eventStream = stream;
+    let buf = '';
+    stream.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) this.onRuntimeEvent(line);
+      }
+    });
+    stream.on('error', (err) => {
+      if (!this.closed) this.log.warn({ err: err.message }, 'container runtime event stream failed');
+    });
+  }
+
+  private onRuntimeEvent(line: string): void {
+    let ev: { Action?: string; status?: string; id?: string; Actor?: { ID?: string } };
+    try {
+      ev = JSON.parse(line);
+    } catch {
+      return;
+    }
+    const id = ev.Actor?.ID ?? ev.id;
+    const action = ev.Action ?? ev.status;
+    if (!id) return;
+    if (action === 'start' || action === 'rename') {
+      void this.inspect(id);
+    } else if (action === 'die' || action === 'destroy') {
+      this.markStopped(id);
+    }
+  }
+
+  /** Inspect one container and (re)index it; deduplicates concurrent inspections. */
+  inspect(id: string): Promise<void> {
+    const pending = this.pendingInspect.get(id);
+    if (pending) return pending;
+    const p = this.doInspect(id).finally(() => this.pendingInspect.delete(id));
+    this.pendingInspect.set(id, p);
+    return p;
+  }
+
+  private async doInspect(id: string): Promise<void> {
+    let data: Docker.ContainerInspectInfo;
+    try {
+      data = await this.docker.getContainer(id).inspect();
+      this.runtimeReachable = true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return;
+      this.warnUnreachable(err);
+      return;
+    }
+    const info: ContainerInfo = {
+      id: data.Id,
+      name: data.Name.replace(/^\//, ''),
+      image: data.Config?.Image,
+      imageId: data.Image,
+      labels: data.Config?.Labels ?? {},
+      runtime: 'docker',
+    };
+    const ips: string[] = [];
+    for (const net of Object.values(data.NetworkSettings?.Networks ?? {})) {
+      if (net.IPAddress) ips.push(net.IPAddress);
+      if (net.GlobalIPv6Address) ips.push(net.GlobalIPv6Address);
+    }
+    const running = data.State?.Running === true;
+    const pid = data.State?.Pid ?? 0;
+    let cgroupId = this.cgroups.cgroupIdOf(data.Id);
+    if (cgroupId === null && pid > 0) cgroupId = this.cgroups.cgroupIdOfPid(pid);
+    if (cgroupId === null && running) {
+      this.cgroups.rescan();
+      cgroupId = this.cgroups.cgroupIdOf(data.Id);
+    }
+    const existing = this.entries.get(data.Id);
+    const entry: Entry = { info, pid, ips, cgroupId, running };
+    this.entries.set(data.Id, entry);
+    if (cgroupId !== null) {
+      this.byCgroup.set(cgroupId, entry);
+      this.notContainer.delete(cgroupId);
+    }
+    if (running && (!existing || !existing.running)) this.changes.emit('change', { kind: 'start', container: info } satisfies Change);
+    if (!running && existing?.running) this.markStopped(data.Id);
+  }
+
+  private markStopped(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry || entry.stoppedAt) return;
+    entry.running = false;
+    entry.stoppedAt = Date.now();
+    this.changes.emit('change', { kind: 'stop', container: entry.info } satisfies Change);
+    setTimeout(() => this.forget(id), this.stopGraceMs).unref();
+  }
+
+  private forget(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry || entry.running) return;
+    this.entries.delete(id);
+    if (entry.cgroupId !== null && this.byCgroup.get(entry.cgroupId) === entry) this.byCgroup.delete(entry.cgroupId);
+  }
+
+  byCgroupId(cgroupId: bigint): ContainerInfo | null {
+    const hit = this.byCgroup.get(cgroupId);
+    if (hit) return hit.info;
+    return this.resolveUnknown(cgroupId);
+  }
+
+  /**
+   * A cgroup we have not seen: rescan the cgroup tree (rate-limited) and, if it is a container,
+   * answer with the bare id now and fetch its metadata in the background.
+   */
+  private resolveUnknown(cgroupId: bigint): ContainerInfo | null {
+    const negative = this.notContainer.get(cgroupId);
+    const now = Date.now();
+    if (negative !== undefined && now - negative < 10_000) return null;
+    if (now - this.lastRescan >= this.rescanIntervalMs) {
+      this.cgroups.rescan();
+      this.lastRescan = now;
+    }
+    const id = this.cgroups.containerOf(cgroupId);
+    if (!id) {
+      this.notContainer.set(cgroupId, now);
+      return null;
+    }
+    const entry: Entry = { info: { id, runtime: runtimeFromCgroupName(`docker/${id}`) }, pid: 0, ips: [], cgroupId, running: true };
+    this.entries.set(id, entry);
+    this.byCgroup.set(cgroupId, entry);
+    if (!this.closed) void this.inspect(id);
+    return entry.info;
+  }
+
+  find(idOrName: string): ContainerInfo | null {
+    return this.findEntry(idOrName)?.info ?? null;
+  }
+
+  private findEntry(idOrName: string): Entry | null {
+    const key = idOrName.replace(/^\//, '');
+    const exact = this.entries.get(key);
+    if (exact) return exact;
+    let prefixHit: Entry | null = null;
+    for (const e of this.entries.values()) {
+      if (e.info.name === key) return e;
+      if (key.length >= 12 && /^[0-9a-f]+$/.test(key) && e.info.id.startsWith(key)) prefixHit = e;
+    }
+    return prefixHit;
+  }
+
+  list(): ContainerInfo[] {
+    return [...this.entries.values()].filter((e) => e.running).map((e) => e.info);
+  }
+
+  details(idOrName: string): ContainerDetails | null {
+    const e = this.findEntry(idOrName);
+    return e ? { info: e.info, pid: e.pid, ips: [...e.ips], cgroupId: e.cgroupId, running: e.running } : null;
+  }
+
+  byIp(ip: string): ContainerInfo | null {
+    for (const e of this.entries.values()) if (e.ips.includes(ip)) return e.info;
+    return null;
+  }
+
+  cgroupIdOf(containerId: string): bigint | null {
+    return this.findEntry(containerId)?.cgroupId ?? null;
+  }
+
+  onChange(listener: (change: Change) => void): () => void {
+    this.changes.on('change', listener);
+    return () => this.changes.off('change', listener);
+  }
+
+  close(): void {
+    this.closed = true;
+    const s = this.eventStream as (NodeJS.ReadableStream & { destroy?: () => void }) | null;
+    s?.destroy?.();
+    this.eventStream = null;
+    this.changes.removeAllListeners();
+  }
+}
