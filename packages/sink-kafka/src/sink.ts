@@ -22,8 +22,16 @@ export interface KafkaSinkStats extends SinkStats {
   lastError?: string;
 }
 
-/** Retries inside one kafkajs send; the sink's own loop retries beyond that with its backoff. */
+/**
+ * Retries inside kafkajs (one send, one reconnect to the cluster). kafkajs nests its retriers (the
+ * producer's around the cluster's connect), so its defaults keep a single send busy for tens of seconds
+ * during an outage. Keep them short: the sink's own loop retries beyond that with its backoff, and can
+ * be stopped between attempts.
+ */
 const INNER_RETRY = { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 };
+
+/** After close()'s timeout, how long a send already in flight gets to settle before close() returns. */
+const IN_FLIGHT_GRACE_MS = 2000;
 
 /** Errors after which the broker no longer knows this producer's id/sequence (e.g. its data was wiped). */
 const PRODUCER_STATE_LOST = new Set(['UNKNOWN_PRODUCER_ID', 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH']);
@@ -55,6 +63,8 @@ export class KafkaSink implements Sink {
   private drainWaiters: Array<() => void> = [];
   private closing: Promise<void> | undefined;
   private reportedDrop = false;
+  /** close() has counted the queue as dropped while a send was still in flight. */
+  private abandoned = false;
 
   private received = 0;
   private delivered = 0;
@@ -66,7 +76,7 @@ export class KafkaSink implements Sink {
   constructor(options: KafkaSinkOptions) {
     this.config = parseSinkOptions(options);
     this.logger = (this.config.logger ?? createLogger({ name: 'boxwatch' })).child({ sink: 'kafka' });
-    this.kafka = createKafka(this.config, this.logger);
+    this.kafka = createKafka(this.config, this.logger, INNER_RETRY);
     this.producer = this.createProducer();
     this.queue = new BoundedQueue(this.config.queueSize);
     this.backoffMs = this.config.retryInitialMs;
@@ -158,16 +168,22 @@ export class KafkaSink implements Sink {
       clearTimeout(timer);
       if (expired) this.logger.warn({ queued: this.queue.length }, 'kafka sink close timed out');
     }
-    // Stop the pump: no new send starts, a backoff sleep ends now, and disconnecting fails a send
-    // that is stuck on a dead connection. Only after the pump has settled is the rest counted as
-    // dropped, so an acknowledgement that arrives meanwhile is counted as delivered, not both.
+    // Stop the pump: no new send starts and a backoff sleep ends now. A send already in flight gets a
+    // short grace to settle; what is still queued after that is counted as dropped. Should that send
+    // be acknowledged later after all, runPump moves its events from dropped to delivered, so the
+    // counters always add up (received = delivered + dropped + queued).
     this.aborting = true;
     clearTimeout(this.lingerTimer);
     this.wakeBackoff?.();
-    await this.producer.disconnect().catch(() => {});
-    await this.pump;
+    if (this.pump) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.pump, new Promise<void>((resolve) => (timer = setTimeout(resolve, IN_FLIGHT_GRACE_MS)))]);
+      clearTimeout(timer);
+    }
+    this.abandoned = true;
     const left = this.queue.clear();
     if (left > 0) this.drop(left, 'not delivered before close');
+    await this.producer.disconnect().catch(() => {});
     this.resolveDrainWaiters();
     this.state = 'closed';
   }
@@ -242,8 +258,12 @@ export class KafkaSink implements Sink {
         await this.onSendFailure(err as Error);
         continue;
       }
-      this.queue.shift(batch.length);
       this.delivered += batch.length;
+      if (this.abandoned) {
+        this.dropped -= batch.length; // close() already counted these as dropped
+        return;
+      }
+      this.queue.shift(batch.length);
       this.batches++;
       if (this.lastError !== undefined) {
         this.logger.info({ queued: this.queue.length, dropped: this.dropped }, 'kafka reachable again, resuming');
