@@ -72,7 +72,7 @@ export function parseSinkOptions(input: unknown): KafkaSinkConfig {
   const compressionType = COMPRESSION_TYPE[opts.compression];
   // kafkajs ships only gzip; the others work once the application registers a codec
   // (e.g. `CompressionCodecs[CompressionTypes.ZSTD] = ...` from a codec package).
-  if (compressionType !== CompressionTypes.None && compressionType !== CompressionTypes.GZIP && !CompressionCodecs[compressionType]) {
+  if (compressionType !== CompressionTypes.None && !codecRegistered(compressionType)) {
     throw configError(
       'compression',
       `${opts.compression} needs a codec registered in kafkajs CompressionCodecs (only gzip and none are built in)`,
@@ -85,4 +85,18 @@ export function parseSinkOptions(input: unknown): KafkaSinkConfig {
     throw configError('retryMaxMs', `must be >= retryInitialMs (${opts.retryInitialMs})`);
   }
   return { ...opts, compressionType } as KafkaSinkConfig;
+}
+
+/**
+ * kafkajs keeps placeholder factories for snappy/lz4/zstd that throw "not implemented" when called; a
+ * registered codec package replaces them with a factory returning `{ compress, decompress }`.
+ */
+function codecRegistered(type: CompressionTypes): boolean {
+  try {
+    const factories = CompressionCodecs as unknown as Record<number, (() => { compress?: unknown }) | undefined>;
+    const codec = factories[type]?.();
+    return typeof codec?.compress === 'function';
+  } catch {
+    return false;
+  }
 }
