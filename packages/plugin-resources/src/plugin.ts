@@ -24,6 +24,7 @@ import { isVanished } from './pinned-file.js';
 import { computeUsage, type ResourceUsageFields } from './usage.js';
 
 export const RESOURCE_USAGE = 'resource.usage';
+const MAX_FAILED_INTERVALS = 3;
 export type ResourceUsageEvent = TypedEvent<typeof RESOURCE_USAGE, ResourceUsageFields>;
 
 export interface ResourcesStats extends PluginStats {
@@ -58,6 +59,8 @@ export class ResourcesPlugin implements Userspace {
   private nextDue = 0;
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
+  /** Whole intervals that failed in a row; past MAX_FAILED_INTERVALS the Collector is told. */
+  private failedIntervals = 0;
   private readonly counters = { events: 0, intervals: 0, lastIntervalMs: 0, lastIntervalCpuMs: 0, vanished: 0, errors: 0 };
 
   /** Throws ERR_CONFIG naming the field when an option is invalid. */
@@ -80,7 +83,7 @@ export class ResourcesPlugin implements Userspace {
     this.env = {
       layout,
       procRoot,
-      initPid: this.options.initPid ?? dockerInitPid(),
+      initPid: this.options.initPid ?? resolverInitPid(ctx),
       hostNetNs: await readlink(`${procRoot}/self/ns/net`).catch(() => null),
     };
     this.log.info({ layout: layoutName(layout), intervalMs: this.options.intervalMs }, 'resources plugin started');
@@ -115,9 +118,18 @@ export class ResourcesPlugin implements Userspace {
 
   private runInterval(): Promise<void> {
     const run = this.sampleAll()
+      .then(() => {
+        this.failedIntervals = 0;
+      })
       .catch((err: unknown) => {
+        // Per-container problems never get here; this is the loop itself failing. Once may be a
+        // blip; failing every time would only fill the log, so hand it to the Collector.
         this.counters.errors++;
         this.log?.error({ err }, 'resources interval failed');
+        if (++this.failedIntervals >= MAX_FAILED_INTERVALS) {
+          this.stopped = true;
+          this.ctx?.fail(err);
+        }
       })
       .finally(() => {
         this.running = null;
@@ -201,6 +213,20 @@ export class ResourcesPlugin implements Userspace {
     this.samplers.delete(containerId);
     await sampler.close();
   }
+}
+
+/**
+ * The init pid the Collector's resolver already knows (no extra runtime call); Docker is asked only
+ * for containers the resolver has no details for (a resolver not backed by a runtime).
+ */
+function resolverInitPid(ctx: PluginContext): (containerId: string) => Promise<number | null> {
+  let docker: ((containerId: string) => Promise<number | null>) | null = null;
+  return async (containerId) => {
+    const details = ctx.containers.details(containerId);
+    if (details) return details.running && details.pid > 0 ? details.pid : null;
+    docker ??= dockerInitPid();
+    return docker(containerId);
+  };
 }
 
 function layoutName(layout: CgroupLayout): 'cgroup-v1' | 'cgroup-v2' {

@@ -77,18 +77,27 @@ export async function removeContainers(containers: readonly { name: string }[]):
   await docker('rm', '-f', ...containers.map((c) => c.name)).catch(() => undefined);
 }
 
-/** A resolver that always lists the given containers, even after they are removed. */
-export function staticResolver(containers: ContainerInfo[]): ContainerResolver & { listeners: Set<(c: { kind: 'start' | 'stop'; container: ContainerInfo }) => void> } {
-  const listeners = new Set<(c: { kind: 'start' | 'stop'; container: ContainerInfo }) => void>();
+type Change = { kind: 'start' | 'stop'; container: ContainerInfo };
+
+/**
+ * A resolver that always lists the given containers, even after they are removed (as a resolver
+ * that has not caught up would), and knows no details, so the plugin asks Docker for init pids.
+ */
+export function staticResolver(containers: ContainerInfo[]): ContainerResolver & { emitChange(change: Change): void } {
+  const listeners = new Set<(change: Change) => void>();
   return {
-    listeners,
     byCgroupId: () => null,
     find: (idOrName) => containers.find((c) => c.id.startsWith(idOrName) || c.name === idOrName) ?? null,
     list: () => containers,
+    details: () => null,
+    byIp: () => null,
     cgroupIdOf: () => null,
     onChange(listener) {
       listeners.add(listener);
-      return () => listeners.delete(listener);
+      return () => void listeners.delete(listener);
+    },
+    emitChange(change) {
+      for (const l of listeners) l(change);
     },
   };
 }
@@ -111,7 +120,15 @@ export class RecordingLogger implements Logger {
 
 export function makeContext(containers: ContainerResolver, onEvent: (e: IEvent) => void, logger: Logger = new RecordingLogger()): PluginContext {
   const features = Object.fromEntries(ALL_FEATURES.map((f) => [f, { status: 'inconclusive', detail: 'not probed in this test' }])) as FeatureReport;
-  return { host: 'test-host', features, containers, clock: new KernelClock(), logger, emit: onEvent };
+  return {
+    host: 'test-host',
+    features,
+    containers,
+    clock: new KernelClock(),
+    logger,
+    emit: onEvent,
+    fail: (error) => logger.error({ err: error }, 'plugin reported failure'),
+  };
 }
 
 /** Every event a plugin emitted, with a way to wait for the ones a test needs. */

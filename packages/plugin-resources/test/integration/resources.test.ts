@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IEvent } from '@boxwatch/core';
+import { DockerContainerRegistry, type IEvent } from '@boxwatch/core';
 import { ResourcesPlugin, type ResourceUsageEvent } from '@boxwatch/plugin-resources';
 import {
   EventLog,
@@ -226,6 +226,43 @@ describe('resources plugin on real containers', () => {
       await plugin.stop();
     }
     expect(plugin.stats().containers).toBe(0);
+  });
+
+  it("runs on core's Docker registry: names, cgroup ids and init pids come from it, a stop drops the container", async () => {
+    const watched = await container('reg', ['sleep', '600']);
+    const registry = new DockerContainerRegistry();
+    await registry.start();
+    const log = new EventLog();
+    const logger = new RecordingLogger();
+    // Every running container on the host is sampled here, other engineers' included.
+    const plugin = new ResourcesPlugin({ intervalMs: 1000 });
+    const stopped = new Promise<void>((resolve) =>
+      registry.onChange((c) => c.kind === 'stop' && c.container.id === watched.id && resolve()),
+    );
+    try {
+      await plugin.start(makeContext(registry, log.push, logger));
+      const [e] = (await log.waitFor(isUsage(watched.id), 1)) as ResourceUsageEvent[];
+      expect(e!.container?.name).toBe(watched.name);
+      expect(e!.cgroupId).toBe(registry.cgroupIdOf(watched.id));
+      expect(e!.cgroupId).not.toBe(0n);
+      expect(e!.pids).toBe(1);
+
+      await docker('stop', '-t', '0', watched.id);
+      await stopped;
+      const intervalsAtStop = plugin.stats().intervals;
+      const eventsAtStop = log.of(watched.id).length;
+      await waitUntil(() => plugin.stats().intervals >= intervalsAtStop + 2);
+      // At most the interval that was reading while the stop happened can still report it.
+      const eventsAfter = log.of(watched.id).length;
+      expect(eventsAfter - eventsAtStop).toBeLessThanOrEqual(1);
+      await waitUntil(() => plugin.stats().intervals >= intervalsAtStop + 4);
+      expect(log.of(watched.id).length).toBe(eventsAfter);
+      expect(plugin.stats().errors).toBe(0);
+      expect(logger.problems).toEqual([]);
+    } finally {
+      await plugin.stop();
+      registry.close();
+    }
   });
 });
 
