@@ -29,6 +29,8 @@ export default defineConfig({
           include: ['packages/*/test/integration/**/*.test.ts'],
           // Integration tests share the kernel, dockerd and the broker: run files one at a time.
           fileParallelism: false,
+          // The binding's leak test collects garbage explicitly between measurements.
+          poolOptions: { forks: { execArgv: ['--expose-gc'] } },
           testTimeout: 180_000,
           hookTimeout: 180_000,
         },

@@ -156,6 +156,11 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       ring_buffer__free(rb_);
       rb_ = nullptr;
     }
+    // Let the batch buffer and the callback (and whatever it closes over) be collected now
+    // rather than when this wrapper is.
+    data_ = nullptr;
+    if (!buffer_.IsEmpty()) buffer_.Reset();
+    if (!callback_.IsEmpty()) callback_.Reset();
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {

@@ -115,7 +115,8 @@ export class BpfObject {
   }
 
   private globalVars(): Map<string, NativeDataVar> {
-    if (!this.vars) this.vars = new Map(this.live().dataVars().map((v) => [v.name, v]));
+    // __bw_* are boxwatch's own BTF anchors (BW_EXPORT_STRUCT), not settable configuration.
+    if (!this.vars) this.vars = new Map(this.live().dataVars().filter((v) => !v.name.startsWith('__bw_')).map((v) => [v.name, v]));
     return this.vars;
   }
 

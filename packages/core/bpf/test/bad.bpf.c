@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* A program the verifier must reject (reads a map value without a NULL check): the binding's
+/* A program the verifier must reject (reads a hash map value without a NULL check; array
+ * lookups with a constant key are proven non-NULL by recent verifiers): the binding's
  * tests check that the verifier log reaches the error. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -8,7 +9,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, u64);

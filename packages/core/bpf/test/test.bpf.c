@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Test program for the core binding: exercises rodata, maps, ring buffers with lost-event
- * counting, and tail calls. Only the process whose tgid is `target_tgid` triggers it:
+ * counting, and tail calls. Only the process whose tgid is `target_tgid` (and, with
+ * include_containers, any container task) triggers it:
  *   getppid (110) → one test_record in `events` (or in the tiny `small_events` when use_small)
  *   getuid  (102) → tail call into jmp[0], which bumps kv[TAIL_HITS_KEY]
  * Every triggering syscall also bumps kv[id].
@@ -22,6 +23,8 @@ BW_EXPORT_STRUCT(test_record);
 const volatile u32 target_tgid = 0;
 const volatile u64 magic = 0;
 const volatile bool use_small = false;
+/* Also trigger for any task inside a container (pid namespace level > 0). */
+const volatile bool include_containers = false;
 
 BW_RINGBUF(events, 256 * 1024);
 BW_RINGBUF(small_events, 4096);
@@ -66,7 +69,8 @@ int BPF_PROG(tail_target, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
-	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid &&
+	    !(include_containers && bw_is_container_task(bpf_get_current_task_btf())))
 		return 0;
 	if (id != SYS_GETPPID && id != SYS_GETUID)
 		return 0;
