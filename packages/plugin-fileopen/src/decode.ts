@@ -1,0 +1,41 @@
+import { createEvent, decodeHeader, readCString, type DecodeContext, type TypedEvent } from '@boxwatch/core';
+import { file_open_record as R } from './generated/layout.js';
+import { decodeOpenFlags, type OpenFlags } from './flags.js';
+
+/** Record type of struct file_open_record (FO_RECORD_OPEN). */
+export const RECORD_OPEN = 1;
+const ST_TRUNCATED = 0x1;
+
+export interface FileOpenFields {
+  /** Absolute path as the container sees it (resolved from the opened file), or the argument as passed for failed opens. */
+  path: string;
+  /** Filesystem type (`overlay`, `proc`, `tmpfs`, `ext4`, ...); empty when the open failed. */
+  fs: string;
+  flags: OpenFlags;
+  raw_flags: number;
+  /** Create mode (permission bits) as passed; 0 unless O_CREAT or O_TMPFILE. */
+  mode: number;
+  /** The new fd, or a negative errno. The kretprobe variant reports 0 on success (no fd yet at that hook). */
+  ret: number;
+  /** The path is incomplete (deeper than maxDepth components, longer than 4095 bytes, or a failed-open argument longer than 255 bytes). */
+  truncated: boolean;
+}
+
+export type FileOpenEvent = TypedEvent<'file.open', FileOpenFields>;
+
+/** Decode one file_open_record (variable length: the path is path_len bytes). */
+export function decodeFileOpen(view: DataView, off: number, len: number, ctx: DecodeContext): FileOpenEvent {
+  if (len < R.offsets.path) throw new RangeError(`file.open record of ${len} bytes is shorter than its fixed part (${R.offsets.path})`);
+  const pathLen = view.getUint16(off + R.offsets.path_len, true);
+  if (R.offsets.path + pathLen > len) throw new RangeError(`file.open record of ${len} bytes cannot hold its ${pathLen}-byte path`);
+  const raw = view.getUint32(off + R.offsets.raw_flags, true);
+  return createEvent('file.open', decodeHeader(view, off, ctx), {
+    path: readCString(view, off + R.offsets.path, pathLen),
+    fs: readCString(view, off + R.offsets.fs, R.sizes.fs),
+    flags: decodeOpenFlags(raw),
+    raw_flags: raw,
+    mode: view.getUint32(off + R.offsets.mode, true),
+    ret: Number(view.getBigInt64(off + R.offsets.ret, true)),
+    truncated: (view.getUint8(off + R.offsets.status) & ST_TRUNCATED) !== 0,
+  });
+}

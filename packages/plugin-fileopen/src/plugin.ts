@@ -1,0 +1,222 @@
+import { fileURLToPath } from 'node:url';
+import {
+  BpfPlugin,
+  codec,
+  configError,
+  type BpfMap,
+  type BpfObject,
+  type HookVariant,
+  type PluginContext,
+  type PluginStats,
+  type RingBufferSpec,
+} from '@boxwatch/core';
+import { deny_prefix_key as KEY, fileopen_config as CFG } from './generated/layout.js';
+import { decodeFileOpen, RECORD_OPEN } from './decode.js';
+import { parseDenyPrefixes, prefixKey, type DenyPrefix, type DenyRule } from './deny-prefixes.js';
+import { resolveOptions, type FileOpenOptions, type ResolvedOptions } from './options.js';
+
+/** Hook variants in order of preference (the issue: the seed's kretprobe first, tracepoints as fallback). */
+export const FILEOPEN_VARIANTS: readonly HookVariant[] = [
+  {
+    name: 'kretprobe',
+    programs: ['kp_do_filp_open', 'krp_do_filp_open'],
+    requires: ['kprobe', 'ringbuf', 'bpf_loop'],
+    description: 'kprobe + kretprobe on do_filp_open: the struct file straight from the kernel (ret is 0 on success: no fd yet)',
+  },
+  {
+    name: 'tp_btf',
+    programs: ['tp_sys_enter', 'tp_sys_exit'],
+    requires: ['tp_btf', 'ringbuf', 'bpf_loop'],
+    description: 'tp_btf sys_enter/sys_exit for open, openat, openat2, creat; the returned fd is resolved through the fd table',
+  },
+  {
+    name: 'raw_tp',
+    programs: ['raw_sys_enter', 'raw_sys_exit'],
+    requires: ['raw_tp', 'ringbuf', 'bpf_loop'],
+    description: 'the tp_btf variant through raw tracepoints',
+  },
+];
+
+/** Indices of the kernel's `counters` map (CNT_* in bpf/fileopen.bpf.c). */
+const CNT = { pendingFull: 0, unresolved: 1, denied: 2, filtered: 3 } as const;
+
+const keyCodec = codec.struct<{ prefixlen: number; data: Buffer }>(KEY.size, {
+  prefixlen: [KEY.offsets.prefixlen, codec.u32],
+  data: [KEY.offsets.data, codec.bytes(KEY.sizes.data)],
+});
+const configCodec = codec.struct<{ only_writes: number; filter_cgroups: number }>(CFG.size, {
+  only_writes: [CFG.offsets.only_writes, codec.u8],
+  filter_cgroups: [CFG.offsets.filter_cgroups, codec.u8],
+});
+
+export interface FileOpenStats extends PluginStats {
+  /** Opens dropped because the per-thread enter stash was full (counted in `lost` too). */
+  pendingFull: number;
+  /** Successful opens whose fd no longer resolved at exit (reported with the argument path). */
+  unresolved: number;
+  /** Opens dropped by the deny-prefix list. */
+  denied: number;
+  /** Opens dropped by only-writes mode or the watched-containers filter. */
+  filtered: number;
+}
+
+/**
+ * file.open events: every file a container opens, with the path the container sees, the
+ * filesystem type, decoded flags and the result. See docs/events/file.md.
+ */
+export class FileOpenPlugin extends BpfPlugin {
+  readonly name = 'fileopen';
+  readonly eventTypes = ['file.open'] as const;
+  readonly variants: readonly HookVariant[];
+  protected readonly objectPath: string;
+  private readonly opts: ResolvedOptions;
+  private denyRules: DenyRule[];
+  private onlyWrites: boolean;
+  private watched: readonly string[] | null;
+  private watchedIds = new Set<bigint>();
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(options: FileOpenOptions = {}, objectPath?: string) {
+    super();
+    this.opts = resolveOptions(options);
+    this.denyRules = this.opts.denyRules;
+    this.onlyWrites = this.opts.onlyWrites;
+    this.watched = this.opts.containers;
+    this.variants = this.opts.variant ? FILEOPEN_VARIANTS.filter((v) => v.name === this.opts.variant) : FILEOPEN_VARIANTS;
+    this.objectPath = objectPath ?? defaultObjectPath();
+  }
+
+  protected override configure(obj: BpfObject): void {
+    obj.setGlobals({ include_host: this.opts.includeHost, max_depth: this.opts.maxDepth });
+    obj.setMaxEntries('events', this.opts.ringBytes);
+  }
+
+  protected override onLoaded(obj: BpfObject, ctx: PluginContext): void {
+    this.writeDenyRules(obj, this.denyRules);
+    this.unsubscribe = ctx.containers.onChange(({ kind }) => {
+      // A watched container that starts later gets its cgroup id now.
+      if (kind === 'start' && this.watched) this.writeWatched();
+    });
+    this.writeWatched();
+  }
+
+  protected override async onStop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  protected override ringBuffers(): RingBufferSpec[] {
+    const ctx = this.decodeContext();
+    return [
+      {
+        map: 'events',
+        options: { drainMs: this.opts.drainMs },
+        onRecord: (view, off, len) => {
+          // Only one record type today; the check keeps a future type from being misread.
+          if (view.getUint16(off + 28, true) !== RECORD_OPEN) throw new RangeError(`unknown fileopen record type ${view.getUint16(off + 28, true)}`);
+          this.emit(decodeFileOpen(view, off, len, ctx));
+        },
+      },
+    ];
+  }
+
+  /** Replace the deny list while running (or before start). Takes effect for the next open. */
+  setDenyPrefixes(prefixes: readonly DenyPrefix[]): void {
+    const rules = parseDenyPrefixes(prefixes, 'setDenyPrefixes');
+    if (this.obj) this.writeDenyRules(this.obj, rules);
+    this.denyRules = rules;
+  }
+
+  /** The deny list in force. */
+  denyPrefixes(): DenyRule[] {
+    return this.denyRules.map((r) => ({ ...r }));
+  }
+
+  /** Switch only-writes mode while running. */
+  setOnlyWrites(on: boolean): void {
+    if (typeof on !== 'boolean') throw configError('setOnlyWrites', 'must be a boolean');
+    this.onlyWrites = on;
+    if (this.obj) this.writeConfig(this.obj);
+  }
+
+  /** Report only these containers (ids, 12+ hex prefixes or names), or every container with null. */
+  watchContainers(containers: readonly string[] | null): void {
+    if (containers !== null && (!Array.isArray(containers) || containers.some((c) => typeof c !== 'string' || c.length === 0))) {
+      throw configError('watchContainers', 'must be an array of container ids or names, or null');
+    }
+    this.watched = containers ? [...containers] : null;
+    if (this.obj) this.writeWatched();
+  }
+
+  /** Report only these cgroup ids (the kernel's container key), or every container with null. */
+  watchCgroups(ids: readonly bigint[] | null): void {
+    this.watched = ids ? [] : null;
+    this.watchedIds = new Set(ids ?? []);
+    if (this.obj) this.syncWatchedMap(this.obj);
+  }
+
+  private writeWatched(): void {
+    const ctx = this.ctx;
+    if (!this.obj || !ctx) return;
+    if (this.watched && this.watched.length > 0) {
+      const ids = new Set<bigint>();
+      for (const ref of this.watched) {
+        const c = ctx.containers.find(ref);
+        const id = c ? ctx.containers.cgroupIdOf(c.id) : null;
+        if (id !== null) ids.add(id);
+      }
+      this.watchedIds = ids;
+    } else if (this.watched === null) {
+      this.watchedIds = new Set();
+    }
+    this.syncWatchedMap(this.obj);
+  }
+
+  private syncWatchedMap(obj: BpfObject): void {
+    const map = obj.map('watched_cgroups', codec.u64, codec.u8);
+    for (const k of [...map.keys()]) if (!this.watchedIds.has(k)) map.delete(k);
+    for (const id of this.watchedIds) map.update(id, 1);
+    this.writeConfig(obj);
+  }
+
+  private writeConfig(obj: BpfObject): void {
+    obj.map('fo_config', codec.u32, configCodec).update(0, { only_writes: this.onlyWrites ? 1 : 0, filter_cgroups: this.watched === null ? 0 : 1 });
+  }
+
+  private writeDenyRules(obj: BpfObject, rules: readonly DenyRule[]): void {
+    const map: BpfMap<{ prefixlen: number; data: Buffer }, number> = obj.map('deny_prefixes', keyCodec, codec.u32);
+    const wanted = new Map(rules.map((r) => [r.prefix, r.action]));
+    // Add and update first, then delete what is gone, so an entry kept across the change never
+    // has a window in which it is missing.
+    for (const [prefix, action] of wanted) map.update(prefixKey(prefix), action);
+    const existing = [...map.keys()];
+    for (const k of existing) {
+      const prefix = k.data.subarray(0, k.prefixlen / 8).toString();
+      if (!wanted.has(prefix)) map.delete(k);
+    }
+  }
+
+  private counter(index: number): number {
+    if (!this.obj) return 0;
+    const per = this.obj.map('counters', codec.u32, codec.u64).lookupPerCpu(index);
+    return per ? Number(per.reduce((a, b) => a + b, 0n)) : 0;
+  }
+
+  override stats(): FileOpenStats {
+    const base = super.stats();
+    const pendingFull = this.counter(CNT.pendingFull);
+    return {
+      ...base,
+      lost: base.lost + pendingFull,
+      pendingFull,
+      unresolved: this.counter(CNT.unresolved),
+      denied: this.counter(CNT.denied),
+      filtered: this.counter(CNT.filtered),
+    };
+  }
+}
+
+/** The shipped object: bpf/fileopen.bpf.o next to src/ (tests, sources) or dist/ (package). */
+export function defaultObjectPath(): string {
+  return fileURLToPath(new URL('../bpf/fileopen.bpf.o', import.meta.url));
+}
