@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { release } from 'node:os';
+import { ALL_FEATURES, chooseVariant, libbpfVersion, probeFeatures, type FeatureReport, isBoxwatchError } from '@boxwatch/core';
+import Docker from 'dockerode';
+import { PLUGIN_NAMES, createPlugin } from '../plugins.js';
+
+export interface DoctorReport {
+  kernel: string;
+  root: boolean;
+  libbpf: string;
+  features: FeatureReport;
+  plugins: Array<{ name: string; variant: string | null; skipped: Array<{ variant: string; missing: string[] }>; error?: string }>;
+  containerRuntime: { reachable: boolean; detail: string };
+}
+
+/** What this machine can run: kernel features, the hook variant each plugin would use, the runtime API. */
+export async function doctor(): Promise<DoctorReport> {
+  const features = probeFeatures();
+  const plugins: DoctorReport['plugins'] = [];
+  for (const name of PLUGIN_NAMES) {
+    const plugin = createPlugin(name);
+    if (plugin.variants.length === 0) {
+      plugins.push({ name, variant: 'userspace (no BPF program)', skipped: [] });
+      continue;
+    }
+    try {
+      const choice = chooseVariant(name, plugin.variants, features);
+      plugins.push({ name, variant: choice.variant.name, skipped: choice.skipped });
+    } catch (err) {
+      plugins.push({ name, variant: null, skipped: [], error: isBoxwatchError(err) ? err.message : String(err) });
+    }
+  }
+  let containerRuntime = { reachable: false, detail: 'no docker socket at /var/run/docker.sock' };
+  if (existsSync('/var/run/docker.sock')) {
+    try {
+      const v = await new Docker().version();
+      containerRuntime = { reachable: true, detail: `docker ${v.Version} (API ${v.ApiVersion})` };
+    } catch (err) {
+      containerRuntime = { reachable: false, detail: (err as Error).message };
+    }
+  }
+  return { kernel: release(), root: process.getuid?.() === 0, libbpf: libbpfVersion(), features, plugins, containerRuntime };
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const mark = (s: string) => (s === 'supported' ? 'yes' : s === 'unsupported' ? 'no ' : '?  ');
+  const lines = [`kernel ${r.kernel}, libbpf ${r.libbpf}, running as ${r.root ? 'root' : 'non-root (BPF needs root)'}`, '', 'kernel features:'];
+  for (const f of ALL_FEATURES) lines.push(`  ${mark(r.features[f].status)} ${f.padEnd(13)} ${r.features[f].detail}`);
+  lines.push('', 'plugins:');
+  for (const p of r.plugins) {
+    if (p.error) {
+      lines.push(`  ${p.name.padEnd(10)} cannot run: ${p.error}`);
+      continue;
+    }
+    const fallback = p.skipped.length ? ` (fallback: ${p.skipped.map((s) => `${s.variant} needs ${s.missing.map((m) => m.split(' ')[0]).join(', ')}`).join('; ')})` : '';
+    lines.push(`  ${p.name.padEnd(10)} variant ${p.variant}${fallback}`);
+  }
+  lines.push('', `container runtime: ${r.containerRuntime.reachable ? '' : 'NOT reachable: '}${r.containerRuntime.detail}`);
+  return lines.join('\n');
+}

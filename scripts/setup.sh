@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepare a Debian/Ubuntu machine (as root) to build and run boxwatch: toolchain and runtime
+# packages, dockerd, node modules, the build, and the locally built busybox test image.
+# Idempotent: steps that are already done are quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "boxwatch needs root (BPF programs, docker): run as root" >&2
+  exit 1
+fi
+
+# clang/llvm: compile the CO-RE BPF programs; libbpf-dev + libelf-dev + zlib: build the addon
+# against the shared libbpf.so.1 (Debian's static archives are not PIC); bpftool: layout
+# generation; docker.io + busybox-static: the test containers; maven + a JRE: the local Kafka.
+PACKAGES=(clang llvm libbpf-dev libbpf1 libelf-dev zlib1g-dev bpftool docker.io busybox-static iproute2 make g++ python3 maven default-jre-headless)
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+# A JDK/JRE may come from elsewhere (e.g. a preinstalled Temurin): do not insist on Debian's.
+if command -v java >/dev/null 2>&1; then missing=("${missing[@]/default-jre-headless}"); fi
+if command -v mvn >/dev/null 2>&1; then missing=("${missing[@]/maven}"); fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "Node.js >= 20 is required (apt-get install nodejs, or nodesource)" >&2
+  exit 1
+fi
+
+log "docker daemon"
+bash scripts/dockerd.sh
+
+log "node modules"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+log "build"
+npm run build
+
+log "test image"
+bash scripts/test-image.sh
