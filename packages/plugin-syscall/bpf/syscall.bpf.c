@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * boxwatch syscall plugin, kernel side.
+ *
+ * sys_enter (attached to tp_btf/sys_enter), in this order, cheapest rejection first:
+ *   1. host-task early exit (pid-namespace level 0) unless host_processes;
+ *   2. watched-cgroup filter (hash of cgroup ids), only when filter_cgroups;
+ *   3. per-(cgroup, tgid, syscall) counter;
+ *   4. sequence mode (opt-in): append the id to the thread's buffer, flush 64 ids per record;
+ *   5. tail call into detail_progs[syscall id] when detail_kind[id] says the syscall is wanted.
+ * Detail programs (tail-call targets, never attached) capture the arguments at entry into a
+ * per-thread pending map; sys_exit adds the return value and moves the record to the ring buffer,
+ * so every detail event carries both the attempt and its outcome.
+ *
+ * Process lifecycle: sched_process_exec / fork / exit.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "boxwatch/common.h"
+#include "syscall.h"
+
+#ifndef __TARGET_ARCH_x86
+/* Argument registers and the syscall number below are x86_64's; arm64 needs its own accessors
+ * (regs[0..5] / syscallno) and an arm64 vmlinux.h. */
+#error "syscall.bpf.c supports __TARGET_ARCH_x86 only for now"
+#endif
+
+/* Syscall ids index the detail tables; both x86_64 (< 470) and arm64 (< 470) fit. */
+#define SC_MAX_SYSCALL 512
+
+/* detail_kind[] values: which pending map sys_exit looks in. */
+#define SC_KIND_NONE 0
+#define SC_KIND_DETAIL 1
+#define SC_KIND_EXEC 2
+
+BW_EXPORT_STRUCT(sc_detail_record);
+BW_EXPORT_STRUCT(sc_exec_record);
+BW_EXPORT_STRUCT(sc_proc_exec_record);
+BW_EXPORT_STRUCT(sc_proc_fork_record);
+BW_EXPORT_STRUCT(sc_proc_exit_record);
+BW_EXPORT_STRUCT(sc_seq_record);
+BW_EXPORT_STRUCT(sc_count_key);
+BW_EXPORT_STRUCT(sc_count_value);
+
+/* Load-time configuration (rodata: the verifier prunes disabled branches). */
+const volatile bool host_processes = false;
+const volatile bool filter_cgroups = false;
+const volatile bool sequence_mode = false;
+const volatile bool process_events = true;
+/* Per syscall id: SC_KIND_*; set from the `detail` option before load. The tail-call table
+ * detail_progs is filled after load for exactly these ids. */
+const volatile u8 detail_kind[SC_MAX_SYSCALL] = {};
+
+BW_RINGBUF(events, 2 * 1024 * 1024);
+
+/* Watched containers' cgroup ids (value unused). Only consulted when filter_cgroups. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u64);
+	__type(value, u8);
+} watched SEC(".maps");
+
+/*
+ * The counters. Why LRU_PERCPU_HASH drained with BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+ *  - per-CPU values make the hot-path increment a plain add with no atomic and no cache-line
+ *    bouncing between CPUs (a syscall-heavy container hits one key from every CPU it runs on);
+ *  - LRU bounds memory: a fork bomb of short-lived pids evicts the oldest keys instead of failing
+ *    inserts (userspace sizes the map, default 16384 keys);
+ *  - userspace drains with lookup-and-delete batch: each entry is copied out and removed in one
+ *    kernel step under the bucket lock, so counts that arrive during the drain land either in
+ *    this batch or in a fresh entry for the next one. The only window is an increment that
+ *    already holds a pointer to an entry as it is deleted on another CPU: at most one count per
+ *    (key, CPU) per drain, far below the 1% the tests allow. Two swapped maps would have the same
+ *    window (a program that read the old index) plus an extra array lookup per syscall.
+ * The key holds the tgid, so a process that exits between drains is still reported; its comm is
+ * kept in the value (captured when a CPU's slot is first used).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sc_count_key);
+	__type(value, struct sc_count_value);
+} counts SEC(".maps");
+
+/* Command name of each process as of its last exec, for syscall.count events: the comm in a
+ * counter slot is the one at the slot's first syscall, which for a process that then exec'd is
+ * the old image's (e.g. `runc:[2:INIT]` for every `docker exec`). Written only at exec (rare), read
+ * by userspace at drain time; LRU so exited processes age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, char[BW_COMM_LEN]);
+} proc_comm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SC_MAX_SYSCALL);
+	__type(key, u32);
+	__type(value, u32);
+} detail_progs SEC(".maps");
+
+/* Arguments captured at entry, per thread, until sys_exit adds ret. LRU: a thread killed inside
+ * a detail syscall never reaches sys_exit; its entry ages out instead of leaking. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, u32);
+	__type(value, struct sc_detail_record);
+} pending_detail SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 2048);
+	__type(key, u32);
+	__type(value, struct sc_exec_record);
+} pending_exec SEC(".maps");
+
+/* Records are too big for the 512-byte stack: built in per-CPU scratch, then copied. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct sc_detail_record);
+} scratch_detail SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct sc_exec_record);
+} scratch_exec SEC(".maps");
+
+/* Sequence mode: the ids of each thread not yet flushed. A plain hash without preallocation
+ * (entries are RCU-freed, so a program still writing into an entry being deleted never writes
+ * into another thread's reused entry); entries are deleted when the thread exits. */
+struct sc_seq_buf {
+	u32 count;
+	u32 _pad;
+	u16 ids[SC_SEQ_N];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, u32);
+	__type(value, struct sc_seq_buf);
+} seq_bufs SEC(".maps");
+
+/* Drops that are not ring-buffer reserve failures, by reason (index SC_DROP_*). */
+#define SC_DROP_PENDING_FULL 0 /* pending map update failed */
+#define SC_DROP_SEQ_BUF 1      /* sequence buffer could not be created (map full) */
+#define SC_DROP_COUNT_INSERT 2 /* counter insert failed */
+#define SC_DROP_MAX 3
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SC_DROP_MAX);
+	__type(key, u32);
+	__type(value, u64);
+} drops SEC(".maps");
+
+static __always_inline void count_drop(u32 reason)
+{
+	u64 *c = bpf_map_lookup_elem(&drops, &reason);
+	if (c)
+		(*c)++;
+}
+
+/* The same gate for every program: host tasks out first, then the watched-cgroup filter. */
+static __always_inline bool wanted(struct task_struct *task)
+{
+	if (!host_processes && !bw_is_container_task(task))
+		return false;
+	if (filter_cgroups) {
+		u64 cgid = bpf_get_current_cgroup_id();
+		if (!bpf_map_lookup_elem(&watched, &cgid))
+			return false;
+	}
+	return true;
+}
+
+static __always_inline void count_syscall(u64 cgroup_id, u32 tgid, u32 id)
+{
+	struct sc_count_key key = { .cgroup_id = cgroup_id, .tgid = tgid, .syscall = id };
+	struct sc_count_value *v = bpf_map_lookup_elem(&counts, &key);
+	if (v) {
+		if (v->count == 0) /* entry created on another CPU: this CPU's slot is fresh */
+			bpf_get_current_comm(v->comm, sizeof(v->comm));
+		v->count++;
+		return;
+	}
+	struct sc_count_value init = { .count = 1 };
+	bpf_get_current_comm(init.comm, sizeof(init.comm));
+	if (bpf_map_update_elem(&counts, &key, &init, BPF_NOEXIST) == 0)
+		return;
+	/* Another CPU inserted the key between our lookup and update. */
+	v = bpf_map_lookup_elem(&counts, &key);
+	if (v) {
+		if (v->count == 0)
+			bpf_get_current_comm(v->comm, sizeof(v->comm));
+		v->count++;
+	} else {
+		count_drop(SC_DROP_COUNT_INSERT);
+	}
+}
+
+static __always_inline void seq_flush(struct task_struct *task, struct sc_seq_buf *b, u32 n)
+{
+	struct sc_seq_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
+	if (!r)
+		return;
+	bw_fill_header(&r->hdr, SC_REC_SEQ, task);
+	r->count = n;
+	r->_pad = 0;
+	__builtin_memcpy(r->ids, b->ids, sizeof(r->ids));
+	BW_SUBMIT(events, r);
+}
+
+static __always_inline void seq_append(struct task_struct *task, u32 tid, u32 id)
+{
+	struct sc_seq_buf *b = bpf_map_lookup_elem(&seq_bufs, &tid);
+	if (!b) {
+		struct sc_seq_buf init = { .count = 1 };
+		init.ids[0] = (u16)id;
+		if (bpf_map_update_elem(&seq_bufs, &tid, &init, BPF_NOEXIST) != 0)
+			count_drop(SC_DROP_SEQ_BUF);
+		return;
+	}
+	u32 n = b->count;
+	if (n >= SC_SEQ_N) /* cannot happen (flushed at SC_SEQ_N); keeps the index provably bounded */
+		n = 0;
+	b->ids[n] = (u16)id;
+	n++;
+	if (n == SC_SEQ_N) {
+		seq_flush(task, b, n);
+		n = 0;
+	}
+	b->count = n;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	/* 1. Host tasks leave here: the cost on unwatched processes is this test alone. */
+	if (!host_processes && !bw_is_container_task(task))
+		return 0;
+	u64 cgid = bpf_get_current_cgroup_id();
+	/* 2. Watched containers only, when a list was given. */
+	if (filter_cgroups && !bpf_map_lookup_elem(&watched, &cgid))
+		return 0;
+	if (id < 0 || id >= SC_MAX_SYSCALL)
+		return 0;
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	/* 3. Counters. */
+	count_syscall(cgid, pid_tgid >> 32, (u32)id);
+	/* 4. Sequence mode. */
+	if (sequence_mode)
+		seq_append(task, (u32)pid_tgid, (u32)id);
+	/* 5. Detail events: no-op when the slot is empty. */
+	if (detail_kind[id] != SC_KIND_NONE)
+		bpf_tail_call(ctx, &detail_progs, (u32)id);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Detail programs: tail-call targets of sys_enter, one per argument shape.
+ * ---------------------------------------------------------------------------------------- */
+
+static __always_inline void read_args(struct pt_regs *regs, u64 *a)
+{
+	/* x86_64 syscall convention: rdi, rsi, rdx, r10, r8, r9. */
+	a[0] = BPF_CORE_READ(regs, di);
+	a[1] = BPF_CORE_READ(regs, si);
+	a[2] = BPF_CORE_READ(regs, dx);
+	a[3] = BPF_CORE_READ(regs, r10);
+	a[4] = BPF_CORE_READ(regs, r8);
+	a[5] = BPF_CORE_READ(regs, r9);
+}
+
+/* Read a user string; flag truncation when it filled the buffer. */
+#define READ_USER_STR(dst, src, flag, flags)                                                        \
+	do {                                                                                        \
+		long __n = bpf_probe_read_user_str(dst, sizeof(dst), (const void *)(src));          \
+		if (__n < 0)                                                                        \
+			(dst)[0] = 0;                                                               \
+		else if (__n >= (long)sizeof(dst))                                                  \
+			flags |= (flag);                                                            \
+	} while (0)
+
+/* s0/s1/s2: argument index of each captured string, -1 for none (constants after inlining). */
+static __always_inline int capture_detail(struct pt_regs *regs, long id, int s0, int s1, int s2)
+{
+	u32 zero = 0;
+	struct sc_detail_record *r = bpf_map_lookup_elem(&scratch_detail, &zero);
+	if (!r)
+		return 0;
+	bw_fill_header(&r->hdr, SC_REC_DETAIL, bpf_get_current_task_btf());
+	read_args(regs, r->args);
+	r->ret = 0;
+	r->syscall = (u32)id;
+	u32 flags = 0;
+	r->str0[0] = 0;
+	r->str1[0] = 0;
+	r->str2[0] = 0;
+	if (s0 >= 0)
+		READ_USER_STR(r->str0, r->args[s0], SC_F_STR0_TRUNC, flags);
+	if (s1 >= 0)
+		READ_USER_STR(r->str1, r->args[s1], SC_F_STR1_TRUNC, flags);
+	if (s2 >= 0)
+		READ_USER_STR(r->str2, r->args[s2], SC_F_STR2_TRUNC, flags);
+	r->flags = flags;
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&pending_detail, &tid, r, BPF_ANY) != 0)
+		count_drop(SC_DROP_PENDING_FULL);
+	return 0;
+}
+
+/* unshare, setns, ptrace, init_module, finit_module, fchmod, set*id, bpf, kill, tgkill */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_args, struct pt_regs *regs, long id)
+{
+	return capture_detail(regs, id, -1, -1, -1);
+}
+
+/* mkdir, chmod, umount2, delete_module, memfd_create: string at argument 0 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg0, struct pt_regs *regs, long id)
+{
+	return capture_detail(regs, id, 0, -1, -1);
+}
+
+/* mkdirat, fchmodat: path at argument 1 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg1, struct pt_regs *regs, long id)
+{
+	return capture_detail(regs, id, 1, -1, -1);
+}
+
+/* mount(source, target, fstype, flags, data) */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_mount, struct pt_regs *regs, long id)
+{
+	return capture_detail(regs, id, 0, 1, 2);
+}
+
+static __always_inline int capture_exec(struct pt_regs *regs, long id, int file_arg, int argv_arg)
+{
+	u32 zero = 0;
+	struct sc_exec_record *r = bpf_map_lookup_elem(&scratch_exec, &zero);
+	if (!r)
+		return 0;
+	bw_fill_header(&r->hdr, SC_REC_EXEC, bpf_get_current_task_btf());
+	read_args(regs, r->args);
+	r->ret = 0;
+	r->syscall = (u32)id;
+	r->_pad = 0;
+	u32 flags = 0;
+	READ_USER_STR(r->filename, r->args[file_arg], SC_F_STR0_TRUNC, flags);
+	const char *const *argv = (const char *const *)r->args[argv_arg];
+	u32 argc = 0;
+#pragma unroll
+	for (int i = 0; i < SC_ARGV_N; i++) {
+		const char *p = NULL;
+		if (bpf_probe_read_user(&p, sizeof(p), &argv[i]) != 0 || !p)
+			goto done;
+		if (bpf_probe_read_user_str(r->argv[i], SC_ARG_LEN, p) < 0)
+			r->argv[i][0] = 0;
+		argc = i + 1;
+	}
+	{
+		const char *more = NULL;
+		if (bpf_probe_read_user(&more, sizeof(more), &argv[SC_ARGV_N]) == 0 && more)
+			flags |= SC_F_ARGV_MORE;
+	}
+done:
+	r->argc = argc;
+	r->flags = flags;
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&pending_exec, &tid, r, BPF_ANY) != 0)
+		count_drop(SC_DROP_PENDING_FULL);
+	return 0;
+}
+
+/* execve(filename, argv, envp) */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_execve, struct pt_regs *regs, long id)
+{
+	return capture_exec(regs, id, 0, 1);
+}
+
+/* execveat(dirfd, filename, argv, envp, flags) */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_execveat, struct pt_regs *regs, long id)
+{
+	return capture_exec(regs, id, 1, 2);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * sys_exit: the return value of a pending detail syscall.
+ * ---------------------------------------------------------------------------------------- */
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!host_processes && !bw_is_container_task(task))
+		return 0;
+	long id = BPF_CORE_READ(regs, orig_ax);
+	if (id < 0 || id >= SC_MAX_SYSCALL)
+		return 0;
+	u8 kind = detail_kind[id];
+	if (kind == SC_KIND_NONE)
+		return 0;
+	/* No watched-cgroup test needed: pending entries exist only for watched tasks. A successful
+	 * execve returns here in the new image, with the same tid (sched_process_exec moved the entry
+	 * if a non-leader thread exec'd and took the leader's tid). */
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	if (kind == SC_KIND_EXEC) {
+		struct sc_exec_record *p = bpf_map_lookup_elem(&pending_exec, &tid);
+		if (!p)
+			return 0;
+		p->ret = ret;
+		if (bpf_ringbuf_output(&events, p, sizeof(*p), BW_WAKEUP_FLAGS(events)) != 0)
+			BW_COUNT_LOST(events_lost);
+		bpf_map_delete_elem(&pending_exec, &tid);
+	} else {
+		struct sc_detail_record *p = bpf_map_lookup_elem(&pending_detail, &tid);
+		if (!p)
+			return 0;
+		p->ret = ret;
+		if (bpf_ringbuf_output(&events, p, sizeof(*p), BW_WAKEUP_FLAGS(events)) != 0)
+			BW_COUNT_LOST(events_lost);
+		bpf_map_delete_elem(&pending_detail, &tid);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Process lifecycle.
+ * ---------------------------------------------------------------------------------------- */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (!wanted(p))
+		return 0;
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	u32 tid = (u32)pid_tgid;
+	u32 tgid = pid_tgid >> 32;
+	char comm[BW_COMM_LEN];
+	bpf_get_current_comm(comm, sizeof(comm));
+	bpf_map_update_elem(&proc_comm, &tgid, comm, BPF_ANY);
+	/* A non-leader thread that execs takes over the leader's pid: move its pending execve so
+	 * sys_exit (which runs after this, under the new tid) finds it. */
+	if ((u32)old_pid != tid) {
+		u32 old = (u32)old_pid;
+		struct sc_exec_record *pe = bpf_map_lookup_elem(&pending_exec, &old);
+		if (pe) {
+			bpf_map_update_elem(&pending_exec, &tid, pe, BPF_ANY);
+			bpf_map_delete_elem(&pending_exec, &old);
+		}
+	}
+	if (!process_events)
+		return 0;
+	struct sc_proc_exec_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
+	if (!r)
+		return 0;
+	bw_fill_header(&r->hdr, SC_REC_PROC_EXEC, p);
+	r->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	r->uid = BPF_CORE_READ(p, real_cred, uid.val);
+	r->old_tid = (u32)old_pid;
+	r->_pad = 0;
+	u32 flags = 0;
+	long n = bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), BPF_CORE_READ(bprm, filename));
+	if (n < 0)
+		r->filename[0] = 0;
+	else if (n >= (long)sizeof(r->filename))
+		flags |= SC_F_STR0_TRUNC;
+	/* argv as the new image sees it: the NUL-separated argument area of the new mm. */
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	u64 len = end > start ? end - start : 0;
+	if (len > SC_PROC_ARGS_LEN) {
+		len = SC_PROC_ARGS_LEN;
+		flags |= SC_F_ARGV_MORE;
+	}
+	if (len == 0 || bpf_probe_read_user(r->args, len & (2 * SC_PROC_ARGS_LEN - 1) ?: 1, (void *)start) != 0)
+		len = 0;
+	r->args_len = (u32)len;
+	r->flags = flags;
+	BW_SUBMIT(events, r);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (!process_events || !wanted(parent))
+		return 0;
+	u32 child_tgid = BPF_CORE_READ(child, tgid);
+	if (BPF_CORE_READ(child, pid) != child_tgid)
+		return 0; /* a new thread, not a new process */
+	struct sc_proc_fork_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
+	if (!r)
+		return 0;
+	bw_fill_header(&r->hdr, SC_REC_PROC_FORK, parent);
+	r->child_pid = child_tgid;
+	r->ppid = BPF_CORE_READ(parent, tgid);
+	BW_SUBMIT(events, r);
+	return 0;
+}
+
+/* Runs for every exiting thread: flushes its sequence buffer; reports the process exit when
+ * the last thread goes (signal->live already dropped to 0 — the same test the kernel uses for
+ * group_dead, which is also portable to kernels whose tracepoint lacks that argument). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *p)
+{
+	if (!wanted(p))
+		return 0;
+	if (sequence_mode) {
+		u32 tid = (u32)bpf_get_current_pid_tgid();
+		struct sc_seq_buf *b = bpf_map_lookup_elem(&seq_bufs, &tid);
+		if (b) {
+			u32 n = b->count;
+			if (n > 0 && n <= SC_SEQ_N)
+				seq_flush(p, b, n);
+			bpf_map_delete_elem(&seq_bufs, &tid);
+		}
+	}
+	if (!process_events || BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	struct sc_proc_exit_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
+	if (!r)
+		return 0;
+	bw_fill_header(&r->hdr, SC_REC_PROC_EXIT, p);
+	r->exit_code = BPF_CORE_READ(p, exit_code);
+	r->_pad = 0;
+	BW_SUBMIT(events, r);
+	return 0;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Records and map keys of the syscall plugin. Fixed-width types only: the TypeScript decoder reads
+ * them through src/generated/layout.ts, generated from the BTF of the built object.
+ */
+#ifndef BOXWATCH_SYSCALL_H
+#define BOXWATCH_SYSCALL_H
+
+#include "boxwatch/event.h"
+
+/* bw_event_header.type of the ring-buffer records. */
+#define SC_REC_DETAIL 1  /* struct sc_detail_record: one detail syscall, args + strings + ret */
+#define SC_REC_EXEC 2    /* struct sc_exec_record: execve/execveat, filename + argv + ret */
+#define SC_REC_PROC_EXEC 3 /* struct sc_proc_exec_record: sched_process_exec */
+#define SC_REC_PROC_FORK 4 /* struct sc_proc_fork_record: sched_process_fork (new processes only) */
+#define SC_REC_PROC_EXIT 5 /* struct sc_proc_exit_record: sched_process_exit (last thread) */
+#define SC_REC_SEQ 6     /* struct sc_seq_record: consecutive syscall ids of one thread */
+
+/* What a detail tail-call program captures besides the six raw arguments (the shape of the
+ * syscall; userspace knows which shape each syscall has and names the fields). */
+#define SC_STR_LEN 256   /* path-like string arguments */
+#define SC_STR_SHORT 64  /* fstype and similar short strings */
+#define SC_ARGV_N 8      /* argv entries captured */
+#define SC_ARG_LEN 128   /* bytes per argv entry */
+#define SC_PROC_ARGS_LEN 1024 /* bytes of the new image's argument area (NUL-separated argv) */
+#define SC_SEQ_N 64      /* syscall ids per sequence record */
+
+/* sc_*_record.flags */
+#define SC_F_STR0_TRUNC 0x1  /* str0 / filename filled its buffer */
+#define SC_F_STR1_TRUNC 0x2
+#define SC_F_STR2_TRUNC 0x4
+#define SC_F_ARGV_MORE 0x8   /* more argv entries than captured */
+#define SC_F_RET_MISSING 0x10 /* never filled in: the record was emitted without seeing sys_exit */
+
+/* A detail syscall: raw arguments plus up to three user strings read at entry, ret at exit. */
+struct sc_detail_record {
+	struct bw_event_header hdr;
+	__s64 ret;       /* syscall return value (negative errno on failure) */
+	__u64 args[6];   /* raw syscall arguments */
+	__u32 syscall;   /* syscall id (architecture numbering) */
+	__u32 flags;     /* SC_F_* */
+	char str0[SC_STR_LEN];
+	char str1[SC_STR_LEN];
+	char str2[SC_STR_SHORT];
+};
+
+/* execve / execveat at entry (filename and argv as the caller passed them), ret at exit. */
+struct sc_exec_record {
+	struct bw_event_header hdr;
+	__s64 ret;
+	__u64 args[6];
+	__u32 syscall;
+	__u32 flags;
+	__u32 argc;      /* argv entries captured (<= SC_ARGV_N) */
+	__u32 _pad;
+	char filename[SC_STR_LEN];
+	char argv[SC_ARGV_N][SC_ARG_LEN];
+};
+
+/* sched_process_exec: the new image. */
+struct sc_proc_exec_record {
+	struct bw_event_header hdr;
+	__u32 ppid;      /* parent tgid, host namespace */
+	__u32 uid;       /* real uid */
+	__u32 old_tid;   /* thread id before exec (differs when a non-leader thread exec'd) */
+	__u32 args_len;  /* bytes valid in args */
+	__u32 flags;     /* SC_F_STR0_TRUNC: filename truncated; SC_F_ARGV_MORE: argument area truncated */
+	__u32 _pad;
+	char filename[SC_STR_LEN];
+	char args[SC_PROC_ARGS_LEN]; /* NUL-separated argv from the new mm's arg_start..arg_end */
+};
+
+/* sched_process_fork of a new process (thread creation is not reported). Header = parent. */
+struct sc_proc_fork_record {
+	struct bw_event_header hdr;
+	__u32 child_pid; /* host namespace */
+	__u32 ppid;      /* the parent (forking) process's tgid */
+};
+
+/* sched_process_exit of a process's last thread. */
+struct sc_proc_exit_record {
+	struct bw_event_header hdr;
+	__u32 exit_code; /* task->exit_code: status << 8 | signal */
+	__u32 _pad;
+};
+
+/* Sequence mode: consecutive syscall ids of one thread (header tid), oldest first. */
+struct sc_seq_record {
+	struct bw_event_header hdr;
+	__u32 count;
+	__u32 _pad;
+	__u16 ids[SC_SEQ_N];
+};
+
+/* Counter map key and value. */
+struct sc_count_key {
+	__u64 cgroup_id;
+	__u32 tgid;
+	__u32 syscall;
+};
+
+struct sc_count_value {
+	__u64 count;
+	char comm[BW_COMM_LEN]; /* comm when this CPU's slot was first used (survives the process) */
+};
+
+#endif /* BOXWATCH_SYSCALL_H */

@@ -1,0 +1,85 @@
+/**
+ * The syscalls that can have detail events: which tail-call program captures each one's
+ * arguments (by argument shape, see bpf/syscall.bpf.c) and how the captured record becomes the
+ * event's named fields (docs/events/syscall.md).
+ */
+import { bpfCmdName, cloneFlagNames, ptraceRequestName, S_ISGID, S_ISUID } from './names.js';
+
+/** A detail record as captured: raw arguments, up to three strings, the return value. */
+export interface CapturedDetail {
+  args: readonly bigint[];
+  str0: string;
+  str1: string;
+  str2: string;
+}
+
+/** Tail-call programs in bpf/syscall.bpf.c. */
+export type DetailProgram = 'detail_args' | 'detail_str_arg0' | 'detail_str_arg1' | 'detail_mount' | 'detail_execve' | 'detail_execveat';
+
+export interface DetailSpec {
+  program: DetailProgram;
+  /** 'exec' records carry filename + argv (struct sc_exec_record); the rest struct sc_detail_record. */
+  kind: 'detail' | 'exec';
+  /** Named fields of the event (ret is added by the decoder). Not used for 'exec'. */
+  fields?: (c: CapturedDetail) => Record<string, unknown>;
+}
+
+/** Argument as a C int (fds, pids, signals; -1 stays -1). */
+const int = (a: bigint | undefined): number => Number(BigInt.asIntN(32, a ?? 0n));
+/** Argument as an unsigned 32-bit value (flags, modes). */
+const uint = (a: bigint | undefined): number => Number(BigInt.asUintN(32, a ?? 0n));
+
+function chmodFields(path: string | null, mode: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { path, mode, setuid: (mode & S_ISUID) !== 0, setgid: (mode & S_ISGID) !== 0, ...extra };
+}
+
+const args = 'detail_args' as const;
+
+export const DETAIL_SPECS: Readonly<Record<string, DetailSpec>> = {
+  execve: { program: 'detail_execve', kind: 'exec' },
+  execveat: { program: 'detail_execveat', kind: 'exec' },
+  mkdir: { program: 'detail_str_arg0', kind: 'detail', fields: (c) => ({ path: c.str0, mode: uint(c.args[1]) }) },
+  mkdirat: { program: 'detail_str_arg1', kind: 'detail', fields: (c) => ({ path: c.str0, mode: uint(c.args[2]), dirfd: int(c.args[0]) }) },
+  unshare: {
+    program: args,
+    kind: 'detail',
+    fields: (c) => ({ flags: uint(c.args[0]), flag_names: cloneFlagNames(uint(c.args[0])) }),
+  },
+  setns: {
+    program: args,
+    kind: 'detail',
+    fields: (c) => ({ fd: int(c.args[0]), nstype: uint(c.args[1]), nstype_names: cloneFlagNames(uint(c.args[1])) }),
+  },
+  mount: {
+    program: 'detail_mount',
+    kind: 'detail',
+    fields: (c) => ({ source: c.str0, target: c.str1, fstype: c.str2, flags: uint(c.args[3]) }),
+  },
+  umount2: { program: 'detail_str_arg0', kind: 'detail', fields: (c) => ({ target: c.str0, flags: uint(c.args[1]) }) },
+  ptrace: {
+    program: args,
+    kind: 'detail',
+    fields: (c) => ({ request: int(c.args[0]), request_name: ptraceRequestName(int(c.args[0])), target_pid: int(c.args[1]) }),
+  },
+  // init_module gets the module image from memory: there is no name or path to report.
+  init_module: { program: args, kind: 'detail', fields: (c) => ({ len: Number(c.args[1] ?? 0n) }) },
+  finit_module: { program: args, kind: 'detail', fields: (c) => ({ fd: int(c.args[0]), flags: uint(c.args[2]) }) },
+  delete_module: { program: 'detail_str_arg0', kind: 'detail', fields: (c) => ({ name: c.str0, flags: uint(c.args[1]) }) },
+  chmod: { program: 'detail_str_arg0', kind: 'detail', fields: (c) => chmodFields(c.str0, uint(c.args[1])) },
+  fchmodat: { program: 'detail_str_arg1', kind: 'detail', fields: (c) => chmodFields(c.str0, uint(c.args[2]), { dirfd: int(c.args[0]) }) },
+  // fchmod names a file descriptor, not a path: path is null, fd says which.
+  fchmod: { program: args, kind: 'detail', fields: (c) => chmodFields(null, uint(c.args[1]), { fd: int(c.args[0]) }) },
+  setuid: { program: args, kind: 'detail', fields: (c) => ({ uid: int(c.args[0]) }) },
+  setgid: { program: args, kind: 'detail', fields: (c) => ({ gid: int(c.args[0]) }) },
+  setreuid: { program: args, kind: 'detail', fields: (c) => ({ uid: int(c.args[0]), euid: int(c.args[1]) }) },
+  setregid: { program: args, kind: 'detail', fields: (c) => ({ gid: int(c.args[0]), egid: int(c.args[1]) }) },
+  setresuid: { program: args, kind: 'detail', fields: (c) => ({ uid: int(c.args[0]), euid: int(c.args[1]), suid: int(c.args[2]) }) },
+  setresgid: { program: args, kind: 'detail', fields: (c) => ({ gid: int(c.args[0]), egid: int(c.args[1]), sgid: int(c.args[2]) }) },
+  memfd_create: { program: 'detail_str_arg0', kind: 'detail', fields: (c) => ({ name: c.str0, flags: uint(c.args[1]) }) },
+  bpf: { program: args, kind: 'detail', fields: (c) => ({ cmd: int(c.args[0]), cmd_name: bpfCmdName(int(c.args[0])) }) },
+  kill: { program: args, kind: 'detail', fields: (c) => ({ target_pid: int(c.args[0]), signal: int(c.args[1]) }) },
+  tgkill: { program: args, kind: 'detail', fields: (c) => ({ target_tgid: int(c.args[0]), target_pid: int(c.args[1]), signal: int(c.args[2]) }) },
+};
+
+/** Every syscall that can have detail events (the default `detail` list). */
+export const DETAIL_SYSCALLS: readonly string[] = Object.keys(DETAIL_SPECS);

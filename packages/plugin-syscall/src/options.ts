@@ -1,0 +1,104 @@
+import { configError } from '@boxwatch/core';
+import { DETAIL_SPECS, DETAIL_SYSCALLS } from './detail-specs.js';
+import { hostArch, SyscallTable, type Arch } from './syscall-table.js';
+
+export interface SyscallPluginOptions {
+  /** Containers to watch: 'all' (default) or a list of container ids (full or 12+ hex prefix) or names. */
+  watch?: 'all' | readonly string[];
+  /** Also count and report processes of the host (initial pid namespace). Default false. */
+  hostProcesses?: boolean;
+  /** How often the in-kernel counters are drained into `syscall.count` events. Default 10000. */
+  drainIntervalMs?: number;
+  /** Syscalls that get `syscall.<name>` detail events. Default: every supported one. [] for none. */
+  detail?: readonly string[];
+  /** Opt-in `syscall.seq` events (per-thread syscall id sequences). Needs a `watch` list. Default false. */
+  sequence?: boolean;
+  /** `process.exec` / `process.fork` / `process.exit` events. Default true. */
+  processEvents?: boolean;
+  /** Capacity of the (container, pid, syscall) counter map (LRU beyond it). Default 16384. */
+  maxCounterKeys?: number;
+  /** Syscall numbering to use. Default: this machine's. */
+  arch?: Arch;
+}
+
+export interface ResolvedOptions {
+  watch: 'all' | string[];
+  hostProcesses: boolean;
+  drainIntervalMs: number;
+  /** Detail syscalls with their ids on `arch`. */
+  detail: Array<{ name: string; id: number }>;
+  sequence: boolean;
+  processEvents: boolean;
+  maxCounterKeys: number;
+  arch: Arch;
+}
+
+const KNOWN = new Set(['watch', 'hostProcesses', 'drainIntervalMs', 'detail', 'sequence', 'processEvents', 'maxCounterKeys', 'arch']);
+
+function bool(field: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw configError(field, `must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Validate options; every problem is an ERR_CONFIG naming the field. */
+export function resolveOptions(input: SyscallPluginOptions = {}): ResolvedOptions {
+  if (input === null || typeof input !== 'object') throw configError('options', 'must be an object');
+  for (const key of Object.keys(input)) {
+    if (!KNOWN.has(key)) throw configError(key, `unknown option (known: ${[...KNOWN].join(', ')})`);
+  }
+
+  let watch: ResolvedOptions['watch'] = 'all';
+  if (input.watch !== undefined && input.watch !== 'all') {
+    if (!Array.isArray(input.watch)) throw configError('watch', `must be 'all' or a list of container ids or names`);
+    watch = input.watch.map((w, i) => {
+      if (typeof w !== 'string' || w.trim() === '') throw configError(`watch[${i}]`, 'must be a non-empty container id or name');
+      return w.trim().replace(/^\//, '');
+    });
+    if (watch.length === 0) throw configError('watch', `an empty list watches nothing; use 'all' or name containers`);
+  }
+
+  const drainIntervalMs = input.drainIntervalMs ?? 10_000;
+  if (typeof drainIntervalMs !== 'number' || !Number.isFinite(drainIntervalMs) || drainIntervalMs <= 0) {
+    throw configError('drainIntervalMs', `must be a positive number of milliseconds, got ${JSON.stringify(input.drainIntervalMs)}`);
+  }
+
+  const maxCounterKeys = input.maxCounterKeys ?? 16384;
+  if (!Number.isInteger(maxCounterKeys) || maxCounterKeys < 64 || maxCounterKeys > 1 << 22) {
+    throw configError('maxCounterKeys', `must be an integer between 64 and ${1 << 22}, got ${JSON.stringify(input.maxCounterKeys)}`);
+  }
+
+  let arch: Arch;
+  if (input.arch === undefined) arch = hostArch();
+  else if (input.arch === 'x86_64' || input.arch === 'arm64') arch = input.arch;
+  else throw configError('arch', `must be 'x86_64' or 'arm64', got ${JSON.stringify(input.arch)}`);
+  const table = new SyscallTable(arch);
+
+  const names = input.detail ?? DETAIL_SYSCALLS;
+  if (!Array.isArray(names)) throw configError('detail', 'must be a list of syscall names');
+  const detail: ResolvedOptions['detail'] = [];
+  for (const name of new Set(names)) {
+    if (typeof name !== 'string' || !DETAIL_SPECS[name]) {
+      throw configError('detail', `unknown or unsupported syscall ${JSON.stringify(name)} (supported: ${DETAIL_SYSCALLS.join(', ')})`);
+    }
+    const id = table.id(name);
+    // Legacy syscalls such as mkdir and chmod do not exist on arm64 (only their *at forms).
+    if (id !== undefined) detail.push({ name, id });
+  }
+
+  const sequence = bool('sequence', input.sequence, false);
+  if (sequence && watch === 'all') {
+    throw configError('sequence', 'sequence mode streams every syscall, so it needs a `watch` list of containers');
+  }
+
+  return {
+    watch,
+    hostProcesses: bool('hostProcesses', input.hostProcesses, false),
+    drainIntervalMs,
+    detail,
+    sequence,
+    processEvents: bool('processEvents', input.processEvents, true),
+    maxCounterKeys,
+    arch,
+  };
+}

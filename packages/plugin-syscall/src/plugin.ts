@@ -1,0 +1,201 @@
+import { fileURLToPath } from 'node:url';
+import {
+  BpfPlugin,
+  codec,
+  type BpfObject,
+  type HookVariant,
+  type PluginContext,
+  type PluginStats,
+  type RingBufferSpec,
+} from '@boxwatch/core';
+import { CounterDrainer } from './counters.js';
+import { countKeyCodec, countValueCodec } from './counters.js';
+import { DETAIL_SPECS, type DetailProgram } from './detail-specs.js';
+import { RecordDecoder } from './decode.js';
+import { resolveOptions, type ResolvedOptions, type SyscallPluginOptions } from './options.js';
+import { SyscallTable } from './syscall-table.js';
+import { WatchedCgroups } from './watched.js';
+
+/** Must match SC_MAX_SYSCALL and the SC_KIND_* values in bpf/syscall.bpf.c. */
+const MAX_SYSCALL = 512;
+const KIND = { detail: 1, exec: 2 } as const;
+/** Index → reason of the kernel's `drops` counters (SC_DROP_*). */
+const DROP_REASONS = ['pendingFull', 'sequenceBufferFull', 'counterInsertFailed'] as const;
+
+const DETAIL_PROGRAMS: readonly DetailProgram[] = ['detail_args', 'detail_str_arg0', 'detail_str_arg1', 'detail_mount', 'detail_execve', 'detail_execveat'];
+
+export const SYSCALL_EVENT_TYPES = [
+  'syscall.count',
+  'syscall.seq',
+  ...Object.keys(DETAIL_SPECS).map((n) => `syscall.${n}`),
+  'process.exec',
+  'process.fork',
+  'process.exit',
+] as const;
+
+function defaultObjectPath(): string {
+  // src/plugin.ts (tests) and dist/index.js (package) both sit one level below bpf/.
+  return fileURLToPath(new URL('../bpf/syscall.bpf.o', import.meta.url));
+}
+
+/**
+ * Per-container syscall counters (`syscall.count`), detail events for security-relevant syscalls
+ * (`syscall.<name>`, with the return value), process lifecycle (`process.*`) and the opt-in
+ * per-thread sequence stream (`syscall.seq`). See docs/events/syscall.md and process.md.
+ */
+export class SyscallPlugin extends BpfPlugin {
+  readonly name = 'syscall';
+  readonly variants: readonly HookVariant[] = [
+    {
+      name: 'tp_btf',
+      programs: ['sys_enter', 'sys_exit', 'proc_exec', 'proc_fork', 'proc_exit', ...DETAIL_PROGRAMS],
+      requires: ['btf', 'tp_btf', 'ringbuf', 'tail_call'],
+      description: 'BTF-typed sys_enter/sys_exit and sched_process_* tracepoints, detail programs by tail call',
+    },
+  ];
+  readonly eventTypes: readonly string[] = SYSCALL_EVENT_TYPES;
+  protected readonly objectPath: string;
+
+  readonly options: ResolvedOptions;
+  private readonly table: SyscallTable;
+  private drainer: CounterDrainer | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private watched: WatchedCgroups | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private counterDrains = 0;
+  private counterKeys = 0;
+  private counterDrainErrors = 0;
+  private undecodable = 0;
+
+  /** Options are validated here: bad ones throw ERR_CONFIG naming the field. */
+  constructor(options: SyscallPluginOptions = {}, objectPath: string = defaultObjectPath()) {
+    super();
+    this.options = resolveOptions(options);
+    this.table = new SyscallTable(this.options.arch);
+    this.objectPath = objectPath;
+  }
+
+  protected override configure(obj: BpfObject): void {
+    const o = this.options;
+    const kinds = Buffer.alloc(MAX_SYSCALL);
+    for (const d of o.detail) kinds[d.id] = KIND[DETAIL_SPECS[d.name]!.kind];
+    obj.setGlobals({
+      host_processes: o.hostProcesses,
+      filter_cgroups: o.watch !== 'all',
+      sequence_mode: o.sequence,
+      process_events: o.processEvents,
+      detail_kind: kinds,
+    });
+    obj.setMaxEntries('counts', o.maxCounterKeys);
+    // Detail programs no chosen syscall uses are not loaded at all.
+    const used = new Set(o.detail.map((d) => DETAIL_SPECS[d.name]!.program));
+    for (const p of DETAIL_PROGRAMS) if (!used.has(p)) obj.setAutoload(p, false);
+  }
+
+  protected override isTailCallTarget(program: string): boolean {
+    return program.startsWith('detail_');
+  }
+
+  protected override ringBuffers(): RingBufferSpec[] {
+    const decoder = new RecordDecoder(this.table, this.decodeContext());
+    return [
+      {
+        map: 'events',
+        onRecord: (view, off, len) => {
+          const event = decoder.decode(view, off, len);
+          if (event) this.emit(event);
+          else this.undecodable++;
+        },
+      },
+    ];
+  }
+
+  protected override async onLoaded(obj: BpfObject, ctx: PluginContext): Promise<void> {
+    const o = this.options;
+    for (const d of o.detail) obj.setTailCall('detail_progs', d.id, DETAIL_SPECS[d.name]!.program);
+
+    if (o.watch !== 'all') {
+      const watched = new WatchedCgroups(o.watch, obj.map('watched', codec.u64, codec.u8), ctx.containers, ctx.logger);
+      this.watched = watched;
+      this.unsubscribe = ctx.containers.onChange(({ kind, container }) => {
+        if (kind === 'start' && watched.matches(container)) watched.add(container);
+        else if (kind === 'stop') watched.remove(container);
+      });
+      const notRunning = watched.addRunning();
+      if (notRunning.length > 0) {
+        ctx.logger.info({ plugin: this.name, containers: notRunning }, 'watched containers not running yet: they are watched when they start');
+      }
+    }
+
+    this.drainer = new CounterDrainer(
+      obj.map('counts', countKeyCodec, countValueCodec),
+      this.table,
+      ctx.host,
+      ctx.clock,
+      ctx.containers,
+      obj.map('proc_comm', codec.u32, codec.cstring(16)),
+    );
+    this.timer = setInterval(() => this.drainCounters(), o.drainIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Drain the counters now (also runs every drainIntervalMs); returns the number of events. */
+  drainCounters(): number {
+    if (!this.drainer) return 0;
+    try {
+      const { events, keys } = this.drainer.drain();
+      this.counterDrains++;
+      this.counterKeys = keys;
+      for (const e of events) this.emit(e);
+      return events.length;
+    } catch (err) {
+      this.counterDrainErrors++;
+      if (this.counterDrainErrors <= 10) this.ctx?.logger.warn({ plugin: this.name, err }, 'draining syscall counters failed');
+      return 0;
+    }
+  }
+
+  protected override async onStop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.drainCounters();
+    this.drainer = null;
+    this.watched = null;
+  }
+
+  /** Kernel-side drops by reason, summed over CPUs. */
+  private kernelDrops(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (!this.obj || !this.obj.loaded) return out;
+    const drops = this.obj.map('drops', codec.u32, codec.u64n);
+    DROP_REASONS.forEach((reason, i) => {
+      out[reason] = (drops.lookupPerCpu(i) ?? []).reduce((a, b) => a + b, 0);
+    });
+    return out;
+  }
+
+  override stats(): PluginStats {
+    const base = super.stats();
+    const drops = this.kernelDrops();
+    const dropped = Object.values(drops).reduce((a, b) => a + b, 0);
+    return {
+      ...base,
+      lost: base.lost + dropped,
+      kernelDrops: drops,
+      undecodableRecords: this.undecodable,
+      counters: {
+        drains: this.counterDrains,
+        keysLastDrain: this.counterKeys,
+        capacity: this.options.maxCounterKeys,
+        // A drain that found the map full means the LRU evicted (lost) counts in that interval.
+        saturated: this.counterKeys >= this.options.maxCounterKeys,
+        drainErrors: this.counterDrainErrors,
+      },
+      watchedContainers: this.watched?.size ?? null,
+      unresolvedWatchedContainers: this.watched?.unresolved ?? 0,
+      detailSyscalls: this.options.detail.map((d) => d.name),
+    };
+  }
+}
