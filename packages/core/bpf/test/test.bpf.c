@@ -102,3 +102,13 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		BW_SUBMIT(events, r);
 	return 0;
 }
+
+/* cgroup_skb: counts egress packets of the cgroup it is attached to in kv[CGROUP_EGRESS_KEY]. */
+#define CGROUP_EGRESS_KEY 2000
+
+SEC("cgroup_skb/egress")
+int count_egress(struct __sk_buff *skb)
+{
+	bump(CGROUP_EGRESS_KEY);
+	return 1; /* allow */
+}

@@ -272,3 +272,47 @@ describe('lifecycle', () => {
     expect(libbpfVersion()).toMatch(/^1\.\d+$/);
   });
 });
+
+describe('attach kinds', () => {
+  it('attaches a cgroup_skb program to a cgroup and counts its egress packets', async () => {
+    const { mkdirSync, rmdirSync, writeFileSync } = await import('node:fs');
+    const { spawnSync } = await import('node:child_process');
+    const { findCgroup2Root } = await import('@boxwatch/core');
+    const root = findCgroup2Root();
+    expect(root).not.toBeNull();
+    const cg = `${root}/bwtest-core-${process.pid}`;
+    mkdirSync(cg, { recursive: true });
+    const o = track(loadTestObject());
+    try {
+      o.attach('count_egress', { kind: 'cgroup', cgroupPath: cg });
+      const kv = o.map('kv', codec.u32, codec.u64);
+      // A shell moves itself into the cgroup, then execs node to send three UDP datagrams.
+      const send = "const s=require('dgram').createSocket('udp4');let n=0;const f=()=>s.send('x',9,'127.0.0.1',()=>{if(++n<3)f();else s.close()});f()";
+      const r = spawnSync('sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec ${process.execPath} -e "${send}"`]);
+      expect(r.status).toBe(0);
+      expect(r.stderr.toString()).toBe('');
+      expect(kv.lookup(2000)).toBe(3n);
+    } finally {
+      o.close();
+      try {
+        writeFileSync(`${root}/cgroup.procs`, '0');
+      } catch {
+        /* nothing left in it */
+      }
+      rmdirSync(cg);
+    }
+  });
+
+  it('attaches kprobes where the kernel has them and names the feature where it does not', async () => {
+    const { probeFeatures } = await import('@boxwatch/core');
+    const { fileURLToPath } = await import('node:url');
+    const o = track(BpfObject.open(fileURLToPath(new URL('../../bpf/probe/probe.bpf.o', import.meta.url))));
+    for (const p of o.programs()) o.setAutoload(p.name, p.name === 'probe_kprobe');
+    o.load(); // kprobe programs load everywhere; only attaching needs the kprobe PMU
+    if (probeFeatures().kprobe.status === 'supported') {
+      expect(o.attach('probe_kprobe').attached).toBe(true);
+    } else {
+      expect(() => o.attach('probe_kprobe')).toThrow(expect.objectContaining({ code: 'ERR_NOT_SUPPORTED', feature: 'kprobe' }));
+    }
+  });
+});
