@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import kafkajs, { type Kafka, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { configError, type Logger } from '@boxwatch/core';
+
+// kafkajs is CommonJS and Node's ESM loader cannot see its named exports: import the default.
+const { Kafka: KafkaClient, logLevel: KafkaLogLevel } = kafkajs;
 
 /**
  * Options shared by the sink and the source: where the brokers are and how to talk to them.
@@ -97,7 +100,7 @@ function logCreatorFor(logger: Logger) {
 
 /** A kafkajs client for the parsed connection options. */
 export function createKafka(conn: ConnectionConfig, logger: Logger, retry?: KafkaConfig['retry']): Kafka {
-  return new Kafka({
+  return new KafkaClient({
     clientId: conn.clientId,
     brokers: conn.brokers,
     ssl: conn.ssl as boolean | TlsOptions | undefined,

@@ -1,7 +1,11 @@
 import { z } from 'zod';
-import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { configError } from '@boxwatch/core';
 import { connectionShape, parseOptions, type ConnectionConfig } from './connection.js';
+
+// kafkajs is CommonJS and Node's ESM loader cannot see its named exports: import the default.
+const { CompressionCodecs, CompressionTypes } = kafkajs;
+type CompressionTypes = (typeof CompressionTypes)[keyof typeof CompressionTypes];
 
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
