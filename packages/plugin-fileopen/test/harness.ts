@@ -1,7 +1,7 @@
 /**
- * Test harness: a hand-built PluginContext (core's probeFeatures and ContainerRegistry are not
- * there yet) whose resolver knows only the containers a test started, so other engineers'
- * containers on the same dockerd never match; docker helpers; waiting for events.
+ * Test harness: a PluginContext with the kernel's real feature probes and a resolver that knows
+ * only the containers a test started, so other engineers' containers on the same dockerd never
+ * match; docker helpers; waiting for events.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -10,12 +10,11 @@ import { mkdtemp, mkdir, rm, symlink, copyFile, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  ALL_FEATURES,
   KernelClock,
+  probeFeatures,
   silentLogger,
   type ContainerInfo,
   type ContainerResolver,
-  type FeatureReport,
   type IEvent,
   type PluginContext,
 } from '@boxwatch/core';
@@ -85,40 +84,37 @@ export function fixedResolver(containers: () => readonly TestContainer[]): Conta
     byCgroupId: (id) => containers().find((c) => c.cgroupId === id)?.info ?? null,
     find: (ref) => containers().find((c) => c.id === ref || c.name === ref || (ref.length >= 12 && c.id.startsWith(ref)))?.info ?? null,
     list: () => containers().map((c) => c.info),
+    details: (ref) => {
+      const c = containers().find((x) => x.id === ref || x.name === ref || (ref.length >= 12 && x.id.startsWith(ref)));
+      return c ? { info: c.info, pid: 0, ips: [], cgroupId: c.cgroupId, running: true } : null;
+    },
+    byIp: () => null,
     cgroupIdOf: (id) => containers().find((c) => c.id === id)?.cgroupId ?? null,
     onChange: () => () => undefined,
   };
 }
 
-/**
- * What this machine supports (DESIGN.md §4), written by hand until core's probeFeatures lands:
- * kprobes are absent here, so the plugin must fall back to tp_btf.
- */
-export function handFeatures(): FeatureReport {
-  const report = {} as FeatureReport;
-  for (const f of ALL_FEATURES) report[f] = { status: 'supported', detail: 'hand-built test report' };
-  report.kprobe = { status: 'unsupported', detail: 'kprobe attach fails ENOENT on this kernel (no kprobe PMU)' };
-  report.kprobe_multi = { status: 'unsupported', detail: 'EOPNOTSUPP on this kernel' };
-  report.fentry = { status: 'unsupported', detail: 'EPERM (lockdown) on this kernel' };
-  return report;
-}
-
 export interface Capture {
   ctx: PluginContext;
   events: IEvent[];
+  /** Errors the plugin reported through ctx.fail (tests expect none). */
+  failures: unknown[];
 }
 
 export function captureContext(containers: () => readonly TestContainer[]): Capture {
   const events: IEvent[] = [];
+  const failures: unknown[] = [];
   const ctx: PluginContext = {
     host: 'test-host',
-    features: handFeatures(),
+    // The real probes of this kernel: the variant choice under test is the one users get.
+    features: probeFeatures(),
     containers: fixedResolver(containers),
     clock: new KernelClock(),
     logger: silentLogger,
     emit: (e) => void events.push(e),
+    fail: (err) => void failures.push(err),
   };
-  return { ctx, events };
+  return { ctx, events, failures };
 }
 
 /** Wait until `pred` holds for some event (the ring is drained by the plugin's timer). */

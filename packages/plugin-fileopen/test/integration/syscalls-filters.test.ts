@@ -73,12 +73,12 @@ describe('filters changed while running', () => {
     await withPlugin('tp_btf', async (p, events) => {
       p.setOnlyWrites(true);
       await sh(c, 'cat /etc/passwd >/dev/null; echo w > /tmp/ow-write');
-      await waitFor(events, (e) => e.path === '/tmp/ow-write' && e.cgroupId === c.cgroupId, 'the write under only-writes');
+      await waitFor<FileOpenEvent>(events, (e) => (e as FileOpenEvent).path === '/tmp/ow-write' && e.cgroupId === c.cgroupId, 'the write under only-writes');
       expect(mine(events, c, 'cat')).toHaveLength(0);
       expect(p.stats().filtered).toBeGreaterThan(0);
       p.setOnlyWrites(false);
       await sh(c, 'cat /etc/passwd >/dev/null');
-      await waitFor(events, (e) => e.path === '/etc/passwd' && e.comm === 'cat' && e.cgroupId === c.cgroupId, 'the read after only-writes is off');
+      await waitFor<FileOpenEvent>(events, (e) => (e as FileOpenEvent).path === '/etc/passwd' && e.comm === 'cat' && e.cgroupId === c.cgroupId, 'the read after only-writes is off');
     });
   });
 
@@ -87,11 +87,11 @@ describe('filters changed while running', () => {
       p.watchContainers([other.name]);
       await sh(c, 'echo 1 > /tmp/watch-c');
       await sh(other, 'echo 1 > /tmp/watch-other');
-      await waitFor(events, (e) => e.path === '/tmp/watch-other' && e.cgroupId === other.cgroupId, 'the watched container');
+      await waitFor<FileOpenEvent>(events, (e) => (e as FileOpenEvent).path === '/tmp/watch-other' && e.cgroupId === other.cgroupId, 'the watched container');
       expect(events.filter((e) => e.cgroupId !== other.cgroupId)).toHaveLength(0);
       p.watchContainers(null);
       await sh(c, 'echo 2 > /tmp/watch-c2');
-      await waitFor(events, (e) => e.path === '/tmp/watch-c2' && e.cgroupId === c.cgroupId, 'every container again');
+      await waitFor<FileOpenEvent>(events, (e) => (e as FileOpenEvent).path === '/tmp/watch-c2' && e.cgroupId === c.cgroupId, 'every container again');
     });
   });
 });
