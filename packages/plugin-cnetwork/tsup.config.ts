@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // import.meta.url (the .bpf.o path) in the CommonJS build
+  shims: true,
 });

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * cnetwork: container network traffic.
+ *
+ *  - net.banned: a TCP send/receive between an address pair listed in `cnetwork_banned` (kept by
+ *    userspace from the rules) produces a record from the process's own context with the exact
+ *    byte count the syscall moved (tp_btf/sock_send_length, tp_btf/sock_recv_length).
+ *  - flows: bytes and calls per TCP socket / per UDP (socket, destination) accumulate in hash maps
+ *    that userspace reads on an interval; inet_sock_set_state gives the TCP state changes and the
+ *    immediate connect / accept / listen records.
+ *
+ * "Container socket" = a socket whose network namespace is not the host's (host_netns_ino, set by
+ * userspace from /proc/1/ns/net). This is decided from the socket, not the current task, because
+ * state changes (SYN-ACK → ESTABLISHED, accepted children) run in softirq context where the
+ * current task is whoever happened to be on the CPU. Containers run with --network=host are
+ * therefore not seen (unless include_host is set).
+ *
+ * Two hook variants live in this object (userspace autoloads one):
+ *  - tp (preferred): tp_btf/inet_sock_set_state, tp_btf/sock_send_length, tp_btf/sock_recv_length
+ *  - kprobe (the seed's): kprobe/__tcp_transmit_skb + kprobe/tcp_v4_do_rcv, banned-pair records
+ *    only, byte counts from the skb (payload per segment, retransmits included: not exact).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "boxwatch/common.h"
+#include "cnetwork.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define MSG_PEEK 2
+
+BW_EXPORT_STRUCT(cn_conn_record);
+BW_EXPORT_STRUCT(cn_banned_record);
+BW_EXPORT_STRUCT(cn_flow_key);
+BW_EXPORT_STRUCT(cn_flow);
+BW_EXPORT_STRUCT(cn_pair_key);
+
+/* Inode number of the host's network namespace: sockets in it are not container sockets. */
+const volatile u32 host_netns_ino = 0;
+/* Report host sockets too (debugging / --network=host containers). */
+const volatile bool include_host = false;
+
+BW_RINGBUF(cnetwork_events, 256 * 1024);
+
+/* Banned address pairs: (local, remote) → rule number. Both orders are inserted by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct cn_pair_key);
+	__type(value, u32);
+} cnetwork_banned SEC(".maps");
+
+/* TCP flows, one per socket. Userspace reads counters and deletes an entry only once the socket
+ * is closed and reported. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct cn_flow_key);
+	__type(value, struct cn_flow);
+} cnetwork_tcp_flows SEC(".maps");
+
+/* UDP sends per (socket, destination); drained (lookup-and-delete batch) every interval. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct cn_flow_key);
+	__type(value, struct cn_flow);
+} cnetwork_udp_flows SEC(".maps");
+
+/* Who listens on (netns, port): the accepted children are created in softirq context, so the
+ * net.accept record takes its process from the listener's owner. */
+struct cn_listener_key {
+	u32 netns_ino;
+	u16 port;
+	u16 _pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct cn_listener_key);
+	__type(value, struct bw_event_header);
+} cnetwork_listeners SEC(".maps");
+
+/* Where flows can be lost: [0] TCP flow map full, [1] UDP flow map full, [2] listener map full. */
+#define CN_DROP_TCP_FLOW_FULL 0
+#define CN_DROP_UDP_FLOW_FULL 1
+#define CN_DROP_LISTENER_FULL 2
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, u32);
+	__type(value, u64);
+} cnetwork_drops SEC(".maps");
+
+static __always_inline void count_drop(u32 what)
+{
+	u64 *c = bpf_map_lookup_elem(&cnetwork_drops, &what);
+	if (c)
+		(*c)++;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static __always_inline u32 sock_netns_ino(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline bool is_container_sock(const struct sock *sk)
+{
+	return include_host || sock_netns_ino(sk) != host_netns_ino;
+}
+
+/* cgroup v2 id of the task that created the socket (the container key, same as
+ * bpf_get_current_cgroup_id() in that task). Accepted sockets inherit the listener's. */
+static __always_inline u64 sock_cgroup_id(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+static __always_inline void v4_mapped(u8 out[16], u32 addr_be)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, &addr_be, 4);
+}
+
+static __always_inline bool is_unspecified(const u8 a[16])
+{
+	u64 hi, lo;
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&lo, a + 8, 8);
+	return (hi | lo) == 0;
+}
+
+/* Local and remote address/port of an inet socket; false for other families. */
+static __always_inline bool sock_tuple(const struct sock *sk, u8 saddr[16], u8 daddr[16], u16 *sport, u16 *dport)
+{
+	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		v4_mapped(saddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		v4_mapped(daddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else if (family == AF_INET6) {
+		/* explicit size: BPF_CORE_READ_INTO would take sizeof(*saddr), i.e. 1 byte */
+		bpf_core_read(saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		/* An AF_INET6 socket carrying IPv4 (busybox `nc -l` accepting a v4 client): the child
+		 * made by the v4 path has only the v4 fields filled, the v6 ones stay unspecified. */
+		u32 d4 = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		u32 s4 = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		if (d4 && is_unspecified(daddr))
+			v4_mapped(daddr, d4);
+		if (s4 && is_unspecified(saddr))
+			v4_mapped(saddr, s4);
+	} else {
+		return false;
+	}
+	*sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	*dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return true;
+}
+
+/* The current task as a flow owner, with the container key taken from the socket. */
+static __always_inline void fill_owner(struct bw_event_header *h, const struct sock *sk)
+{
+	bw_fill_header(h, 0, bpf_get_current_task_btf());
+	h->cgroup_id = sock_cgroup_id(sk);
+}
+
+/* A header with no process (softirq context): only the socket's container key. */
+static __always_inline void fill_anonymous(struct bw_event_header *h, const struct sock *sk)
+{
+	__builtin_memset(h, 0, sizeof(*h));
+	h->ts_ns = bpf_ktime_get_ns();
+	h->cgroup_id = sock_cgroup_id(sk);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Flow accounting */
+
+/* Find or create the flow entry; NULL only when the map is full (counted). `owner_from_current`
+ * says whether the current task is the socket's process (syscall context). */
+static __always_inline struct cn_flow *flow_entry(void *map, struct cn_flow_key *key, const struct sock *sk, u8 proto,
+						  bool owner_from_current, u32 drop_slot)
+{
+	struct cn_flow *f = bpf_map_lookup_elem(map, key);
+	if (f)
+		return f;
+	struct cn_flow init = {};
+	if (owner_from_current)
+		fill_owner(&init.owner, sk);
+	else
+		fill_anonymous(&init.owner, sk);
+	sock_tuple(sk, init.saddr, init.daddr, &init.sport, &init.dport);
+	if (proto == CN_PROTO_UDP && key->dport) {
+		/* per-destination entry: the destination is the key's, not the socket's */
+		__builtin_memcpy(init.daddr, key->daddr, 16);
+		init.dport = key->dport;
+	}
+	init.proto = proto;
+	init.state = proto == CN_PROTO_TCP ? BPF_CORE_READ(sk, __sk_common.skc_state) : 0;
+	long err = bpf_map_update_elem(map, key, &init, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU created it first */)
+		count_drop(drop_slot);
+	return bpf_map_lookup_elem(map, key);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Banned pairs */
+
+static __always_inline void banned_check(const struct sock *sk, u64 bytes, u8 direction)
+{
+	struct cn_pair_key pk;
+	u16 sport, dport;
+	if (!sock_tuple(sk, pk.saddr, pk.daddr, &sport, &dport))
+		return;
+	u32 *rule = bpf_map_lookup_elem(&cnetwork_banned, &pk);
+	if (!rule)
+		return;
+	struct cn_banned_record *r = BW_RESERVE(cnetwork_events, cnetwork_events_lost, sizeof(*r));
+	if (!r)
+		return;
+	bw_fill_header(&r->hdr, CN_REC_BANNED, bpf_get_current_task_btf());
+	__builtin_memcpy(r->saddr, pk.saddr, 16);
+	__builtin_memcpy(r->daddr, pk.daddr, 16);
+	r->bytes = bytes;
+	r->rule = *rule;
+	r->sport = sport;
+	r->dport = dport;
+	r->direction = direction;
+	__builtin_memset(r->_pad, 0, sizeof(r->_pad));
+	BW_SUBMIT(cnetwork_events, r);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* tp variant */
+
+/* A send or receive that moved `ret` bytes, in the calling process's context. */
+static __always_inline void on_io(struct sock *sk, int ret, int flags, u8 direction)
+{
+	if (ret <= 0 || !sk)
+		return;
+	if (direction == CN_DIR_RECV && (flags & MSG_PEEK))
+		return; /* the data stays queued and is counted when really read */
+	if (!is_container_sock(sk))
+		return;
+	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto == CN_PROTO_TCP) {
+		banned_check(sk, ret, direction);
+	} else if (proto != CN_PROTO_UDP || direction != CN_DIR_SEND) {
+		return; /* UDP: sends per destination only */
+	}
+
+	struct cn_flow_key key = {};
+	key.sock = bpf_get_socket_cookie(sk);
+	key.proto = proto;
+	void *map = &cnetwork_tcp_flows;
+	u32 drop_slot = CN_DROP_TCP_FLOW_FULL;
+	if (proto == CN_PROTO_UDP) {
+		u8 saddr[16];
+		u16 sport;
+		sock_tuple(sk, saddr, key.daddr, &sport, &key.dport);
+		map = &cnetwork_udp_flows;
+		drop_slot = CN_DROP_UDP_FLOW_FULL;
+	}
+	struct cn_flow *f = flow_entry(map, &key, sk, proto, true, drop_slot);
+	if (!f)
+		return;
+	if (f->owner.tgid == 0) {
+		/* created in softirq context (accepted child); now we know the process */
+		struct bw_event_header h;
+		fill_owner(&h, sk);
+		f->owner = h;
+	}
+	if (direction == CN_DIR_SEND) {
+		__sync_fetch_and_add(&f->bytes_sent, ret);
+		__sync_fetch_and_add(&f->sends, 1);
+	} else {
+		__sync_fetch_and_add(&f->bytes_recv, ret);
+		__sync_fetch_and_add(&f->recvs, 1);
+	}
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(cn_sock_send_length, struct sock *sk, int ret, int flags)
+{
+	on_io(sk, ret, flags, CN_DIR_SEND);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(cn_sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	on_io(sk, ret, flags, CN_DIR_RECV);
+	return 0;
+}
+
+static __always_inline void emit_conn(u16 type, const struct bw_event_header *owner, const struct sock *sk, bool listen)
+{
+	struct cn_conn_record *r = BW_RESERVE(cnetwork_events, cnetwork_events_lost, sizeof(*r));
+	if (!r)
+		return;
+	r->hdr = *owner;
+	r->hdr.ts_ns = bpf_ktime_get_ns();
+	r->hdr.type = type;
+	sock_tuple(sk, r->saddr, r->daddr, &r->sport, &r->dport);
+	if (listen) {
+		__builtin_memset(r->daddr, 0, 16);
+		r->dport = 0;
+	}
+	r->proto = CN_PROTO_TCP;
+	__builtin_memset(r->_pad, 0, sizeof(r->_pad));
+	BW_SUBMIT(cnetwork_events, r);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(cn_inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != CN_PROTO_TCP || !is_container_sock(sk))
+		return 0;
+	struct bw_event_header owner;
+
+	if (newstate == TCP_LISTEN) {
+		/* listen(): syscall context, the current task is the listener */
+		struct cn_listener_key lk = { .netns_ino = sock_netns_ino(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num) };
+		fill_owner(&owner, sk);
+		if (bpf_map_update_elem(&cnetwork_listeners, &lk, &owner, BPF_ANY))
+			count_drop(CN_DROP_LISTENER_FULL);
+		emit_conn(CN_REC_LISTEN, &owner, sk, true);
+		return 0;
+	}
+	if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		/* the listener closes (a child cloned from it also starts with oldstate LISTEN) */
+		struct cn_listener_key lk = { .netns_ino = sock_netns_ino(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num) };
+		bpf_map_delete_elem(&cnetwork_listeners, &lk);
+		return 0;
+	}
+
+	struct cn_flow_key key = {};
+	key.sock = bpf_get_socket_cookie((void *)sk);
+	key.proto = CN_PROTO_TCP;
+	struct cn_flow *f;
+
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		/* accepted child, softirq context: the process is the listener's */
+		struct cn_listener_key lk = { .netns_ino = sock_netns_ino(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num) };
+		struct bw_event_header *lo = bpf_map_lookup_elem(&cnetwork_listeners, &lk);
+		if (lo) {
+			owner = *lo;
+			owner.cgroup_id = sock_cgroup_id(sk);
+		} else {
+			fill_anonymous(&owner, sk);
+		}
+		emit_conn(CN_REC_ACCEPT, &owner, sk, false);
+		f = bpf_map_lookup_elem(&cnetwork_tcp_flows, &key);
+		if (!f) {
+			struct cn_flow init = {};
+			init.owner = owner;
+			sock_tuple(sk, init.saddr, init.daddr, &init.sport, &init.dport);
+			init.proto = CN_PROTO_TCP;
+			long err = bpf_map_update_elem(&cnetwork_tcp_flows, &key, &init, BPF_NOEXIST);
+			if (err && err != -17)
+				count_drop(CN_DROP_TCP_FLOW_FULL);
+			f = bpf_map_lookup_elem(&cnetwork_tcp_flows, &key);
+		}
+	} else {
+		/* CLOSE → SYN_SENT is connect() in syscall context; anything else may be softirq */
+		bool syscall_ctx = oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT;
+		f = flow_entry(&cnetwork_tcp_flows, &key, sk, CN_PROTO_TCP, syscall_ctx, CN_DROP_TCP_FLOW_FULL);
+		if (f && oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
+			owner = f->owner;
+			emit_conn(CN_REC_CONNECT, &owner, sk, false);
+		}
+	}
+	if (!f)
+		return 0;
+	if (newstate != TCP_SYN_SENT && newstate != TCP_CLOSE) {
+		/* the tuple is complete once connected (connect() binds the local address late) */
+		sock_tuple(sk, f->saddr, f->daddr, &f->sport, &f->dport);
+	}
+	f->state = newstate;
+	f->states_seen |= (u16)(1u << (newstate & 15));
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* kprobe variant (the seed's hooks): banned pairs only, skb-level byte counts */
+
+SEC("kprobe/__tcp_transmit_skb")
+int BPF_KPROBE(cn_kp_tcp_transmit_skb, struct sock *sk, struct sk_buff *skb)
+{
+	if (!is_container_sock(sk))
+		return 0;
+	u32 len = BPF_CORE_READ(skb, len);
+	if (len == 0)
+		return 0; /* pure ACK / control segment */
+	banned_check(sk, len, CN_DIR_SEND);
+	return 0;
+}
+
+SEC("kprobe/tcp_v4_do_rcv")
+int BPF_KPROBE(cn_kp_tcp_v4_do_rcv, struct sock *sk, struct sk_buff *skb)
+{
+	if (!is_container_sock(sk))
+		return 0;
+	u32 len = BPF_CORE_READ(skb, len);
+	struct tcphdr *th = (struct tcphdr *)(BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, transport_header));
+	u16 doff = 0;
+	u8 flags12 = 0;
+	/* doff is the high nibble of byte 12 of the TCP header */
+	bpf_probe_read_kernel(&flags12, 1, (u8 *)th + 12);
+	doff = (flags12 >> 4) * 4;
+	if (len <= doff)
+		return 0;
+	banned_check(sk, len - doff, CN_DIR_RECV);
+	return 0;
+}

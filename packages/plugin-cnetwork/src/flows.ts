@@ -1,0 +1,115 @@
+/**
+ * Turns the kernel's flow maps into net.flow events every interval.
+ *
+ * TCP (cnetwork_tcp_flows): counters only grow in the kernel and userspace never deletes a live
+ * entry, so a send racing with the reader is simply seen next time; events carry the deltas since
+ * the last report. A closed socket is reported, kept one more interval for stragglers, then
+ * deleted. UDP (cnetwork_udp_flows): one entry per (socket, destination), taken out atomically
+ * with a lookup-and-delete batch every interval (sockets have no close to wait for).
+ */
+import { createEvent, decodeHeader, type BpfMap, type DecodeContext } from '@boxwatch/core';
+import { formatAddress } from './address.js';
+import type { ContainerRef } from './container-ips.js';
+import { TCP_CLOSE, tcpStateName, tcpStatesOf, type NetFlowEvent } from './events.js';
+import { cn_flow as F } from './generated/layout.js';
+
+interface Seen {
+  sent: bigint;
+  recv: bigint;
+  statesSeen: number;
+  state: number;
+  /** Drain round in which the close was reported (delete one round later). */
+  closedRound?: number;
+}
+
+export interface FlowReaderStats {
+  flowEvents: number;
+  tcpFlowsTracked: number;
+}
+
+export class FlowReader {
+  private readonly seen = new Map<string, Seen>();
+  private round = 0;
+  private lastDrain: bigint;
+  private flowEvents = 0;
+
+  constructor(
+    private readonly tcp: BpfMap<Buffer, Buffer>,
+    private readonly udp: BpfMap<Buffer, Buffer>,
+    private readonly ctx: DecodeContext,
+    private readonly peerOf: (address: string) => ContainerRef | null,
+    private readonly emit: (e: NetFlowEvent) => void,
+  ) {
+    this.lastDrain = ctx.clock.now();
+  }
+
+  /** Read both maps and emit a net.flow per flow with activity or a state change since the last call. */
+  drain(): void {
+    this.round++;
+    const now = this.ctx.clock.now();
+    const intervalMs = Number((now - this.lastDrain) / 1_000_000n);
+    this.lastDrain = now;
+
+    const live = new Set<string>();
+    for (const key of [...this.tcp.keys()]) {
+      const value = this.tcp.lookup(key);
+      if (!value) continue;
+      const id = key.toString('hex');
+      live.add(id);
+      const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+      const sent = v.getBigUint64(F.offsets.bytes_sent, true);
+      const recv = v.getBigUint64(F.offsets.bytes_recv, true);
+      const state = v.getUint8(F.offsets.state);
+      const statesSeen = v.getUint16(F.offsets.states_seen, true);
+      const prev = this.seen.get(id);
+      if (prev?.closedRound !== undefined && prev.closedRound < this.round && sent === prev.sent && recv === prev.recv) {
+        this.tcp.delete(key);
+        this.seen.delete(id);
+        continue;
+      }
+      const dSent = sent - (prev?.sent ?? 0n);
+      const dRecv = recv - (prev?.recv ?? 0n);
+      const newStates = statesSeen & ~(prev?.statesSeen ?? 0);
+      const changed = !prev || prev.state !== state || newStates !== 0;
+      if (dSent > 0n || dRecv > 0n || changed) {
+        this.emitFlow(v, now, 'tcp', tcpStateName(state), tcpStatesOf(newStates), dSent, dRecv, intervalMs);
+      }
+      const closedRound = prev?.closedRound ?? (state === TCP_CLOSE ? this.round : undefined);
+      this.seen.set(id, { sent, recv, statesSeen, state, closedRound });
+    }
+    for (const id of this.seen.keys()) if (!live.has(id)) this.seen.delete(id);
+
+    for (const [, values] of this.udp.drainBatch()) {
+      const value = values[0];
+      if (!value) continue;
+      const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+      this.emitFlow(v, now, 'udp', null, [], v.getBigUint64(F.offsets.bytes_sent, true), v.getBigUint64(F.offsets.bytes_recv, true), intervalMs);
+    }
+  }
+
+  private emitFlow(v: DataView, now: bigint, proto: 'tcp' | 'udp', state: string | null, states: string[], sent: bigint, recv: bigint, intervalMs: number): void {
+    // The owner header says whose socket it is; the event's time is the end of the interval.
+    const header = { ...decodeHeader(v, F.offsets.owner, this.ctx), ts: now, time: this.ctx.clock.toDate(now) };
+    const daddr = formatAddress(new Uint8Array(v.buffer, v.byteOffset + F.offsets.daddr, 16));
+    this.flowEvents++;
+    this.emit(
+      createEvent('net.flow', header, {
+        proto,
+        saddr: formatAddress(new Uint8Array(v.buffer, v.byteOffset + F.offsets.saddr, 16)),
+        sport: v.getUint16(F.offsets.sport, true),
+        daddr,
+        dport: v.getUint16(F.offsets.dport, true),
+        state,
+        states_seen: states,
+        bytes_sent: Number(sent),
+        bytes_recv: Number(recv),
+        peer_container: this.peerOf(daddr),
+        interval_ms: intervalMs,
+      }),
+    );
+  }
+
+  stats(): FlowReaderStats {
+    return { flowEvents: this.flowEvents, tcpFlowsTracked: this.seen.size };
+  }
+}

@@ -1,0 +1,45 @@
+import { configError } from '@boxwatch/core';
+import type Docker from 'dockerode';
+import { parseRule, type BannedPairInput } from './rules.js';
+
+export interface CNetworkOptions {
+  /** How often flow counters are read into net.flow events (ms, default 5000, at least 100). */
+  flowIntervalMs?: number;
+  /** Also watch sockets in the host network namespace (default false: container sockets only). */
+  includeHost?: boolean;
+  /** Banned-pair rules installed at start. */
+  rules?: BannedPairInput[];
+  /** Docker API client for container addresses (default: the local socket). */
+  docker?: Docker;
+  /** Capacity of the kernel's banned-pair map (ordered pairs, default 4096). */
+  maxBannedPairs?: number;
+  /** Capacity of each flow map (default 16384). */
+  maxFlows?: number;
+}
+
+export interface ResolvedOptions {
+  flowIntervalMs: number;
+  includeHost: boolean;
+  rules: BannedPairInput[];
+  maxBannedPairs: number;
+  maxFlows: number;
+}
+
+function positiveInt(value: unknown, field: string, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw configError(field, `must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function resolveOptions(o: CNetworkOptions = {}): ResolvedOptions {
+  if (o.includeHost !== undefined && typeof o.includeHost !== 'boolean') throw configError('includeHost', 'must be a boolean');
+  if (o.rules !== undefined && !Array.isArray(o.rules)) throw configError('rules', 'must be an array of rules');
+  (o.rules ?? []).forEach((r, i) => parseRule(r, `rules[${i}]`));
+  return {
+    flowIntervalMs: positiveInt(o.flowIntervalMs, 'flowIntervalMs', 100, 5000),
+    includeHost: o.includeHost ?? false,
+    rules: o.rules ?? [],
+    maxBannedPairs: positiveInt(o.maxBannedPairs, 'maxBannedPairs', 2, 4096),
+    maxFlows: positiveInt(o.maxFlows, 'maxFlows', 16, 16384),
+  };
+}

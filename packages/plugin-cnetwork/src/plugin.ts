@@ -1,0 +1,283 @@
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import {
+  BoxwatchError,
+  BpfPlugin,
+  codec,
+  configError,
+  type BpfMap,
+  type BpfObject,
+  type HookVariant,
+  type PluginContext,
+  type PluginStats,
+  type RingBufferSpec,
+} from '@boxwatch/core';
+import { parseAddress } from './address.js';
+import { ContainerIpIndex, type ContainerRef } from './container-ips.js';
+import { decodeRecord, EVENT_TYPES } from './events.js';
+import { FlowReader } from './flows.js';
+import { cn_flow, cn_flow_key, cn_pair_key } from './generated/layout.js';
+import { resolveOptions, type CNetworkOptions, type ResolvedOptions } from './options.js';
+import { expandPairs, parseRule, type BannedPairInput, type BannedPairRule, type Endpoint, type RuleView } from './rules.js';
+
+const DROP_SLOTS = ['tcpFlowMapFull', 'udpFlowMapFull', 'listenerMapFull'] as const;
+
+/**
+ * Container network traffic: connect/accept/listen events, per-flow byte counts and banned-pair
+ * events filtered in the kernel by rule maps. The rule methods (addRule, removeRule, listRules)
+ * are the public surface the agent's control API calls at run time.
+ */
+export class CNetworkPlugin extends BpfPlugin {
+  readonly name = 'cnetwork';
+  readonly variants: readonly HookVariant[] = [
+    {
+      name: 'tp_btf',
+      programs: ['cn_inet_sock_set_state', 'cn_sock_send_length', 'cn_sock_recv_length'],
+      requires: ['tp_btf', 'ringbuf'],
+      description: 'BTF tracepoints: exact per-syscall byte counts in the process context, flows, connect/accept/listen',
+    },
+    {
+      name: 'kprobe',
+      programs: ['cn_kp_tcp_transmit_skb', 'cn_kp_tcp_v4_do_rcv'],
+      requires: ['kprobe', 'ringbuf'],
+      description: "the seed's kprobes on __tcp_transmit_skb / tcp_v4_do_rcv: banned-pair events only, skb-level byte counts",
+    },
+  ];
+  readonly eventTypes = EVENT_TYPES;
+  protected readonly objectPath = fileURLToPath(new URL('../bpf/cnetwork.bpf.o', import.meta.url));
+
+  private readonly options: ResolvedOptions;
+  private readonly ips: ContainerIpIndex;
+  private readonly rules = new Map<string, BannedPairRule>();
+  private readonly ruleIdByNumber = new Map<number, string>();
+  private nextRuleNumber = 1;
+  /** What the kernel's cnetwork_banned holds: "local|remote" → rule number. */
+  private installed = new Map<string, number>();
+  private banned: BpfMap<Buffer, number> | null = null;
+  private flows: FlowReader | null = null;
+  private flowTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private unknownRecords = 0;
+  private containerRefreshErrors = 0;
+
+  constructor(options: CNetworkOptions = {}) {
+    super();
+    this.options = resolveOptions(options);
+    // Peers that exited are still named for a few flow intervals (their last flows are reported late).
+    this.ips = new ContainerIpIndex(options.docker ?? new Docker(), Math.max(30_000, 3 * this.options.flowIntervalMs));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // BpfPlugin hooks
+
+  protected override configure(obj: BpfObject): void {
+    // The agent's own network namespace is taken as the host's (the agent runs there: it needs
+    // the host's Docker socket and BPF; /proc/1/ns/net may be unreadable in a sandbox).
+    obj.setGlobals({ host_netns_ino: statSync('/proc/self/ns/net').ino, include_host: this.options.includeHost });
+    obj.setMaxEntries('cnetwork_banned', this.options.maxBannedPairs);
+    obj.setMaxEntries('cnetwork_tcp_flows', this.options.maxFlows);
+    obj.setMaxEntries('cnetwork_udp_flows', this.options.maxFlows);
+  }
+
+  protected override ringBuffers(): RingBufferSpec[] {
+    const decoder = {
+      ctx: this.decodeContext(),
+      peerOf: (a: string) => this.ips.containerOf(a),
+      ruleName: (n: number) => this.ruleIdByNumber.get(n) ?? `#${n}`,
+    };
+    return [
+      {
+        map: 'cnetwork_events',
+        onRecord: (view, offset, length) => {
+          const event = decodeRecord(view, offset, length, decoder);
+          if (event) this.emit(event);
+          else this.unknownRecords++;
+        },
+      },
+    ];
+  }
+
+  protected override async onLoaded(obj: BpfObject, ctx: PluginContext): Promise<void> {
+    this.banned = obj.map('cnetwork_banned', codec.bytes(cn_pair_key.size), codec.u32);
+    const raw = (name: string) => obj.map(name).withCodecs(codec.bytes(cn_flow_key.size), codec.bytes(cn_flow.size));
+    this.flows = new FlowReader(raw('cnetwork_tcp_flows'), raw('cnetwork_udp_flows'), this.decodeContext(), (a) => this.ips.containerOf(a), (e) => this.emit(e));
+    await this.ips.refreshAll();
+    // Rules given before start (options or addRule) are installed now that the map exists.
+    for (const input of this.options.rules) if (!this.rules.has(input.id ?? '')) await this.addRule(input);
+    this.sync();
+    this.unsubscribe = ctx.containers.onChange(({ kind, container }) => {
+      if (kind === 'stop') {
+        this.ips.forget(container.id);
+        this.syncSafely();
+        return;
+      }
+      this.ips.refresh(container.id).then(
+        () => this.syncSafely(),
+        (err) => {
+          this.containerRefreshErrors++;
+          ctx.logger.warn({ plugin: this.name, container: container.id, err }, 'cannot read container addresses');
+        },
+      );
+    });
+    this.flowTimer = setInterval(() => this.drainFlows(), this.options.flowIntervalMs);
+    this.flowTimer.unref();
+  }
+
+  protected override async onStop(): Promise<void> {
+    if (this.flowTimer) clearInterval(this.flowTimer);
+    this.flowTimer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.drainFlows();
+    this.flows = null;
+    this.banned = null;
+    this.installed = new Map();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Public: rules (called by the agent's control API) and flow draining
+
+  /**
+   * Add a banned pair: `a` and `b` are IP addresses (strings) or `{container: idOrName}`.
+   * Traffic between them in either direction yields net.banned events. Takes effect in the kernel
+   * before the returned promise resolves. Throws ERR_CONFIG for a bad rule, a duplicate id or an
+   * unknown container.
+   */
+  async addRule(input: BannedPairInput): Promise<RuleView> {
+    const parsed = parseRule(input);
+    const id = parsed.id ?? this.freshRuleId();
+    if (this.rules.has(id)) throw configError('rule.id', `a rule with id '${id}' exists`);
+    for (const [field, e] of [['rule.a', parsed.a], ['rule.b', parsed.b]] as const) {
+      if (e.kind !== 'container') continue;
+      const known = await this.ips.refresh(e.container).catch((err: unknown) => {
+        throw new BoxwatchError('ERR_CONFIG', `${field}.container: cannot ask Docker about '${e.container}': ${(err as Error).message}`, { field, cause: err });
+      });
+      if (known === null && !(await this.containerExists(e.container))) throw configError(`${field}.container`, `no container '${e.container}'`);
+    }
+    // A concurrent addRule may have taken the id while we awaited Docker.
+    if (this.rules.has(id)) throw configError('rule.id', `a rule with id '${id}' exists`);
+    const rule: BannedPairRule = { id, number: this.nextRuleNumber++, a: parsed.a, b: parsed.b, description: parsed.description };
+    this.rules.set(id, rule);
+    this.ruleIdByNumber.set(rule.number, id);
+    try {
+      this.sync();
+    } catch (err) {
+      this.rules.delete(id);
+      this.ruleIdByNumber.delete(rule.number);
+      this.sync();
+      throw err;
+    }
+    return this.view(rule);
+  }
+
+  /** Remove a rule by id; false when there is none. Its pairs leave the kernel map before return. */
+  removeRule(id: string): boolean {
+    const rule = this.rules.get(id);
+    if (!rule) return false;
+    this.rules.delete(id);
+    this.sync();
+    // Keep the number → id mapping: records of the rule may still be in the ring buffer.
+    return true;
+  }
+
+  listRules(): RuleView[] {
+    return [...this.rules.values()].sort((x, y) => x.number - y.number).map((r) => this.view(r));
+  }
+
+  /** Read the flow maps now and emit net.flow events (also runs every flowIntervalMs). */
+  drainFlows(): void {
+    try {
+      this.flows?.drain();
+    } catch (err) {
+      this.ctx?.logger.warn({ plugin: this.name, err }, 'flow drain failed');
+    }
+  }
+
+  override stats(): PluginStats {
+    const base = super.stats();
+    const drops: Record<string, number> = {};
+    let dropped = 0;
+    if (this.obj && !this.obj.closed && this.obj.loaded) {
+      const m = this.obj.map('cnetwork_drops', codec.u32, codec.u64n);
+      DROP_SLOTS.forEach((name, slot) => {
+        const n = (m.lookupPerCpu(slot) ?? []).reduce((a, b) => a + b, 0);
+        drops[name] = n;
+        dropped += n;
+      });
+    }
+    return {
+      ...base,
+      lost: base.lost + dropped,
+      drops,
+      unknownRecords: this.unknownRecords,
+      containerRefreshErrors: this.containerRefreshErrors,
+      rules: this.rules.size,
+      bannedPairsInstalled: this.installed.size,
+      ...(this.flows?.stats() ?? {}),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private freshRuleId(): string {
+    let n = this.rules.size + 1;
+    while (this.rules.has(`rule-${n}`)) n++;
+    return `rule-${n}`;
+  }
+
+  private async containerExists(idOrName: string): Promise<boolean> {
+    try {
+      await this.ips.docker.getContainer(idOrName).inspect();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private addressesOf(e: Endpoint): string[] {
+    return e.kind === 'ip' ? [e.ip] : (this.ips.lookup(e.container)?.ips ?? []);
+  }
+
+  private view(r: BannedPairRule): RuleView {
+    return { id: r.id, a: r.a, b: r.b, description: r.description, addresses: { a: this.addressesOf(r.a), b: this.addressesOf(r.b) } };
+  }
+
+  private syncSafely(): void {
+    try {
+      this.sync();
+    } catch (err) {
+      this.ctx?.logger.error({ plugin: this.name, err }, 'cannot update the banned-pair map');
+    }
+  }
+
+  /** Make the kernel map equal to the expansion of the current rules (diff: updates, then deletes). */
+  private sync(): void {
+    const map = this.banned;
+    if (!map) return;
+    const desired = expandPairs(this.rules.values(), (e) => this.addressesOf(e));
+    if (desired.size > this.options.maxBannedPairs) {
+      throw configError('rules', `the rules expand to ${desired.size} address pairs, more than maxBannedPairs (${this.options.maxBannedPairs})`);
+    }
+    for (const [pair, number] of desired) {
+      if (this.installed.get(pair) === number) continue;
+      map.update(pairKey(pair), number);
+      this.installed.set(pair, number);
+    }
+    for (const pair of [...this.installed.keys()]) {
+      if (desired.has(pair)) continue;
+      map.delete(pairKey(pair));
+      this.installed.delete(pair);
+    }
+  }
+}
+
+function pairKey(pair: string): Buffer {
+  const [a, b] = pair.split('|') as [string, string];
+  const key = Buffer.alloc(cn_pair_key.size);
+  parseAddress(a)!.copy(key, cn_pair_key.offsets.saddr);
+  parseAddress(b)!.copy(key, cn_pair_key.offsets.daddr);
+  return key;
+}
+
+export type { ContainerRef };
