@@ -103,6 +103,14 @@ struct {
 	__type(value, u32);
 } detail_progs SEC(".maps");
 
+/* The same, for sys_exit programs (syscalls denied before sys_enter, see exit_detail_*). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SC_MAX_SYSCALL);
+	__type(key, u32);
+	__type(value, u32);
+} exit_detail_progs SEC(".maps");
+
 /* Arguments captured at entry, per thread, until sys_exit adds ret. LRU: a thread killed inside
  * a detail syscall never reaches sys_exit; its entry ages out instead of leaking. */
 struct {
@@ -292,13 +300,10 @@ static __always_inline void read_args(struct pt_regs *regs, u64 *a)
 			flags |= (flag);                                                            \
 	} while (0)
 
-/* s0/s1/s2: argument index of each captured string, -1 for none (constants after inlining). */
-static __always_inline int capture_detail(struct pt_regs *regs, long id, int s0, int s1, int s2)
+/* Fill a detail record from the syscall's registers. s0/s1/s2: argument index of each captured
+ * string, -1 for none (constants after inlining). */
+static __always_inline void fill_detail(struct sc_detail_record *r, struct pt_regs *regs, long id, int s0, int s1, int s2)
 {
-	u32 zero = 0;
-	struct sc_detail_record *r = bpf_map_lookup_elem(&scratch_detail, &zero);
-	if (!r)
-		return 0;
 	bw_fill_header(&r->hdr, SC_REC_DETAIL, bpf_get_current_task_btf());
 	read_args(regs, r->args);
 	r->ret = 0;
@@ -314,46 +319,11 @@ static __always_inline int capture_detail(struct pt_regs *regs, long id, int s0,
 	if (s2 >= 0)
 		READ_USER_STR(r->str2, r->args[s2], SC_F_STR2_TRUNC, flags);
 	r->flags = flags;
-	u32 tid = (u32)bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&pending_detail, &tid, r, BPF_ANY) != 0)
-		count_drop(SC_DROP_PENDING_FULL);
-	return 0;
 }
 
-/* unshare, setns, ptrace, init_module, finit_module, fchmod, set*id, bpf, kill, tgkill */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(detail_args, struct pt_regs *regs, long id)
+/* Fill an exec record: filename and the first SC_ARGV_N argv entries, each bounded. */
+static __always_inline void fill_exec(struct sc_exec_record *r, struct pt_regs *regs, long id, int file_arg, int argv_arg)
 {
-	return capture_detail(regs, id, -1, -1, -1);
-}
-
-/* mkdir, chmod, umount2, delete_module, memfd_create: string at argument 0 */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(detail_str_arg0, struct pt_regs *regs, long id)
-{
-	return capture_detail(regs, id, 0, -1, -1);
-}
-
-/* mkdirat, fchmodat: path at argument 1 */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(detail_str_arg1, struct pt_regs *regs, long id)
-{
-	return capture_detail(regs, id, 1, -1, -1);
-}
-
-/* mount(source, target, fstype, flags, data) */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(detail_mount, struct pt_regs *regs, long id)
-{
-	return capture_detail(regs, id, 0, 1, 2);
-}
-
-static __always_inline int capture_exec(struct pt_regs *regs, long id, int file_arg, int argv_arg)
-{
-	u32 zero = 0;
-	struct sc_exec_record *r = bpf_map_lookup_elem(&scratch_exec, &zero);
-	if (!r)
-		return 0;
 	bw_fill_header(&r->hdr, SC_REC_EXEC, bpf_get_current_task_btf());
 	read_args(regs, r->args);
 	r->ret = 0;
@@ -380,24 +350,148 @@ static __always_inline int capture_exec(struct pt_regs *regs, long id, int file_
 done:
 	r->argc = argc;
 	r->flags = flags;
+}
+
+/* At entry: capture into the thread's pending slot; sys_exit adds ret and emits it. */
+static __always_inline int pend_detail(struct pt_regs *regs, long id, int s0, int s1, int s2)
+{
+	u32 zero = 0;
+	struct sc_detail_record *r = bpf_map_lookup_elem(&scratch_detail, &zero);
+	if (!r)
+		return 0;
+	fill_detail(r, regs, id, s0, s1, s2);
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&pending_detail, &tid, r, BPF_ANY) != 0)
+		count_drop(SC_DROP_PENDING_FULL);
+	return 0;
+}
+
+static __always_inline int pend_exec(struct pt_regs *regs, long id, int file_arg, int argv_arg)
+{
+	u32 zero = 0;
+	struct sc_exec_record *r = bpf_map_lookup_elem(&scratch_exec, &zero);
+	if (!r)
+		return 0;
+	fill_exec(r, regs, id, file_arg, argv_arg);
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	if (bpf_map_update_elem(&pending_exec, &tid, r, BPF_ANY) != 0)
 		count_drop(SC_DROP_PENDING_FULL);
 	return 0;
 }
 
+/* unshare, setns, ptrace, init_module, finit_module, fchmod, set*id, bpf, kill, tgkill */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_args, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, -1, -1, -1);
+}
+
+/* mkdir, chmod, umount2, delete_module, memfd_create: string at argument 0 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg0, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, 0, -1, -1);
+}
+
+/* mkdirat, fchmodat: path at argument 1 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg1, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, 1, -1, -1);
+}
+
+/* mount(source, target, fstype, flags, data) */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_mount, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, 0, 1, 2);
+}
+
 /* execve(filename, argv, envp) */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_execve, struct pt_regs *regs, long id)
 {
-	return capture_exec(regs, id, 0, 1);
+	return pend_exec(regs, id, 0, 1);
 }
 
 /* execveat(dirfd, filename, argv, envp, flags) */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_execveat, struct pt_regs *regs, long id)
 {
-	return capture_exec(regs, id, 1, 2);
+	return pend_exec(regs, id, 1, 2);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Syscalls that never reached sys_enter. The kernel runs seccomp BEFORE the sys_enter
+ * tracepoint (syscall_trace_enter), so a syscall a seccomp profile denies (Docker's default
+ * profile denies mount, unshare, ptrace, bpf, *_module, ... to unprivileged containers) is never
+ * seen at entry, but sys_exit still fires with its errno. sys_exit finds no pending entry for a
+ * detail syscall and tail-calls these: the arguments are still in the registers and, since the
+ * syscall did not run, the user memory the strings live in is unchanged. The record is flagged
+ * SC_F_BLOCKED. (Tail calls need their own table: a PROG_ARRAY only holds programs of the hook its
+ * first user is attached to.)
+ * ---------------------------------------------------------------------------------------- */
+
+static __always_inline int emit_detail_at_exit(struct pt_regs *regs, long ret, int s0, int s1, int s2)
+{
+	struct sc_detail_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
+	if (!r)
+		return 0;
+	long id = BPF_CORE_READ(regs, orig_ax);
+	fill_detail(r, regs, id, s0, s1, s2);
+	r->ret = ret;
+	r->flags |= SC_F_BLOCKED;
+	BW_SUBMIT(events, r);
+	return 0;
+}
+
+static __always_inline int emit_exec_at_exit(struct pt_regs *regs, long ret, int file_arg, int argv_arg)
+{
+	struct sc_exec_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
+	if (!r)
+		return 0;
+	long id = BPF_CORE_READ(regs, orig_ax);
+	fill_exec(r, regs, id, file_arg, argv_arg);
+	r->ret = ret;
+	r->flags |= SC_F_BLOCKED;
+	BW_SUBMIT(events, r);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_args, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, -1, -1, -1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_str_arg0, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, 0, -1, -1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_str_arg1, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, 1, -1, -1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_mount, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, 0, 1, 2);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_execve, struct pt_regs *regs, long ret)
+{
+	return emit_exec_at_exit(regs, ret, 0, 1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_execveat, struct pt_regs *regs, long ret)
+{
+	return emit_exec_at_exit(regs, ret, 1, 2);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -416,14 +510,15 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	u8 kind = detail_kind[id];
 	if (kind == SC_KIND_NONE)
 		return 0;
-	/* No watched-cgroup test needed: pending entries exist only for watched tasks. A successful
+	/* No watched-cgroup test needed when a pending entry exists: those exist only for watched
+	 * tasks. A successful
 	 * execve returns here in the new image, with the same tid (sched_process_exec moved the entry
 	 * if a non-leader thread exec'd and took the leader's tid). */
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	if (kind == SC_KIND_EXEC) {
 		struct sc_exec_record *p = bpf_map_lookup_elem(&pending_exec, &tid);
 		if (!p)
-			return 0;
+			goto not_entered;
 		p->ret = ret;
 		if (bpf_ringbuf_output(&events, p, sizeof(*p), BW_WAKEUP_FLAGS(events)) != 0)
 			BW_COUNT_LOST(events_lost);
@@ -431,12 +526,23 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	} else {
 		struct sc_detail_record *p = bpf_map_lookup_elem(&pending_detail, &tid);
 		if (!p)
-			return 0;
+			goto not_entered;
 		p->ret = ret;
 		if (bpf_ringbuf_output(&events, p, sizeof(*p), BW_WAKEUP_FLAGS(events)) != 0)
 			BW_COUNT_LOST(events_lost);
 		bpf_map_delete_elem(&pending_detail, &tid);
 	}
+	return 0;
+
+not_entered:
+	/* A detail syscall sys_enter never saw (denied by seccomp before the tracepoint): report the
+	 * attempt from here, for watched tasks only. */
+	if (filter_cgroups) {
+		u64 cgid = bpf_get_current_cgroup_id();
+		if (!bpf_map_lookup_elem(&watched, &cgid))
+			return 0;
+	}
+	bpf_tail_call(ctx, &exit_detail_progs, (u32)id);
 	return 0;
 }
 

@@ -30,7 +30,7 @@
 #define SC_F_STR1_TRUNC 0x2
 #define SC_F_STR2_TRUNC 0x4
 #define SC_F_ARGV_MORE 0x8   /* more argv entries than captured */
-#define SC_F_RET_MISSING 0x10 /* never filled in: the record was emitted without seeing sys_exit */
+#define SC_F_BLOCKED 0x10    /* never reached sys_enter (seccomp denied it): captured at sys_exit */
 
 /* A detail syscall: raw arguments plus up to three user strings read at entry, ret at exit. */
 struct sc_detail_record {

@@ -20,6 +20,7 @@ export const RecordType = { DETAIL: 1, EXEC: 2, PROC_EXEC: 3, PROC_FORK: 4, PROC
 /** sc_*_record.flags (bpf/syscall.h SC_F_*). */
 const F_STR0_TRUNC = 0x1;
 const F_ARGV_MORE = 0x8;
+const F_BLOCKED = 0x10;
 
 const ARGV_N = 8;
 const ARG_LEN = X.sizes.argv / ARGV_N;
@@ -84,7 +85,8 @@ export class RecordDecoder {
       str2: readCString(view, off + D.offsets.str2, D.sizes.str2),
     };
     const ret = Number(view.getBigInt64(off + D.offsets.ret, true));
-    return createEvent(`syscall.${name}`, decodeHeader(view, off, this.ctx), { ...spec.fields(captured), ret });
+    const blocked = (view.getUint32(off + D.offsets.flags, true) & F_BLOCKED) !== 0;
+    return createEvent(`syscall.${name}`, decodeHeader(view, off, this.ctx), { ...spec.fields(captured), ret, blocked });
   }
 
   private exec(view: DataView, off: number): IEvent {
@@ -98,6 +100,7 @@ export class RecordDecoder {
       argv,
       argv_truncated: (flags & F_ARGV_MORE) !== 0,
       ret: Number(view.getBigInt64(off + X.offsets.ret, true)),
+      blocked: (flags & F_BLOCKED) !== 0,
     });
   }
 

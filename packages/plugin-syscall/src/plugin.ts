@@ -33,6 +33,9 @@ export const SYSCALL_EVENT_TYPES = [
   'process.exit',
 ] as const;
 
+/** The sys_exit twin of a detail program (captures syscalls seccomp denied before sys_enter). */
+const exitProgram = (p: DetailProgram): string => `exit_${p}`;
+
 function defaultObjectPath(): string {
   // src/plugin.ts (tests) and dist/index.js (package) both sit one level below bpf/.
   return fileURLToPath(new URL('../bpf/syscall.bpf.o', import.meta.url));
@@ -48,7 +51,7 @@ export class SyscallPlugin extends BpfPlugin {
   readonly variants: readonly HookVariant[] = [
     {
       name: 'tp_btf',
-      programs: ['sys_enter', 'sys_exit', 'proc_exec', 'proc_fork', 'proc_exit', ...DETAIL_PROGRAMS],
+      programs: ['sys_enter', 'sys_exit', 'proc_exec', 'proc_fork', 'proc_exit', ...DETAIL_PROGRAMS, ...DETAIL_PROGRAMS.map(exitProgram)],
       requires: ['btf', 'tp_btf', 'ringbuf', 'tail_call'],
       description: 'BTF-typed sys_enter/sys_exit and sched_process_* tracepoints, detail programs by tail call',
     },
@@ -89,11 +92,15 @@ export class SyscallPlugin extends BpfPlugin {
     obj.setMaxEntries('counts', o.maxCounterKeys);
     // Detail programs no chosen syscall uses are not loaded at all.
     const used = new Set(o.detail.map((d) => DETAIL_SPECS[d.name]!.program));
-    for (const p of DETAIL_PROGRAMS) if (!used.has(p)) obj.setAutoload(p, false);
+    for (const p of DETAIL_PROGRAMS) {
+      if (used.has(p)) continue;
+      obj.setAutoload(p, false);
+      obj.setAutoload(exitProgram(p), false);
+    }
   }
 
   protected override isTailCallTarget(program: string): boolean {
-    return program.startsWith('detail_');
+    return program.startsWith('detail_') || program.startsWith('exit_detail_');
   }
 
   protected override ringBuffers(): RingBufferSpec[] {
@@ -112,7 +119,11 @@ export class SyscallPlugin extends BpfPlugin {
 
   protected override async onLoaded(obj: BpfObject, ctx: PluginContext): Promise<void> {
     const o = this.options;
-    for (const d of o.detail) obj.setTailCall('detail_progs', d.id, DETAIL_SPECS[d.name]!.program);
+    for (const d of o.detail) {
+      const program = DETAIL_SPECS[d.name]!.program;
+      obj.setTailCall('detail_progs', d.id, program);
+      obj.setTailCall('exit_detail_progs', d.id, exitProgram(program));
+    }
 
     if (o.watch !== 'all') {
       const watched = new WatchedCgroups(o.watch, obj.map('watched', codec.u64, codec.u8), ctx.containers, ctx.logger);

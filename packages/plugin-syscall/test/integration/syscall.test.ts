@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { IEvent } from '@boxwatch/core';
 import { SyscallPlugin, SyscallTable, hostArch } from '@boxwatch/plugin-syscall';
 import { dockerExec, ensureImage, harness, removeContainers, startContainer, waitFor, type Harness, type TestContainer } from '../harness.js';
 
-const run = promisify(execFile);
 const table = new SyscallTable(hostArch());
 const id = (name: string) => {
   const n = table.id(name);
@@ -82,4 +80,107 @@ describe('syscall plugin on real containers', () => {
     expect(exec).toMatchObject({ argv: ['/bin/ls', '/tmp'], uid: 0, comm: 'ls', container: { id: box.id, name: box.name } });
     console.log(JSON.stringify([mkdir, execve, exec].map((e) => e.toJSON())));
   });
+
+  it('reports an unshare, a mount attempt and a chmod u+s with their return values', async () => {
+    h.log.clear();
+    // Docker's default seccomp profile denies unshare and mount to an unprivileged container:
+    // the kernel rejects them before the sys_enter tracepoint, so these come from sys_exit with
+    // `blocked: true` and ret -EPERM.
+    await dockerExec(box.name, 'unshare', '-n', 'true');
+    await dockerExec(box.name, 'mount', '-t', 'tmpfs', 'none', '/mnt');
+    expect((await dockerExec(box.name, 'sh', '-c', 'touch /tmp/suid && chmod u+s /tmp/suid')).code).toBe(0);
+    type Ev = IEvent & Record<string, unknown>;
+    const find = (type: string, pred: (e: Ev) => boolean) => () => (h.log.events as Ev[]).find((e) => e.type === type && e.container?.id === box.id && pred(e));
+    const unshare = await waitFor('syscall.unshare', find('syscall.unshare', (e) => (e.flag_names as string[]).includes('CLONE_NEWNET')));
+    expect(unshare).toMatchObject({ ret: -1, blocked: true, comm: 'unshare' });
+    const mount = await waitFor('syscall.mount', find('syscall.mount', (e) => e.target === '/mnt'));
+    expect(mount).toMatchObject({ source: 'none', fstype: 'tmpfs', ret: -1, blocked: true });
+    const chmod = await waitFor('syscall.chmod', find('syscall.chmod', (e) => e.path === '/tmp/suid'));
+    expect(chmod).toMatchObject({ setuid: true, setgid: false, ret: 0, blocked: false });
+    expect((chmod.mode as number) & 0o4000).toBe(0o4000);
+  });
+
+  it('reports fork and exit codes of a subshell and its parent', async () => {
+    h.log.clear();
+    const r = await dockerExec(box.name, 'sh', '-c', '(exit 7); exit 3');
+    expect(r.code).toBe(3);
+    type Ev = IEvent & Record<string, unknown>;
+    const exits = () => (h.log.events as Ev[]).filter((e) => e.type === 'process.exit' && e.container?.id === box.id);
+    const parentExit = await waitFor('process.exit 3', () => exits().find((e) => e.exit_code === 3));
+    const childExit = exits().find((e) => e.exit_code === 7);
+    expect(childExit).toBeDefined();
+    expect(parentExit.signal).toBe(0);
+    const fork = (h.log.events as Ev[]).find((e) => e.type === 'process.fork' && e.child_pid === childExit!.pid);
+    expect(fork).toMatchObject({ pid: parentExit.pid, ppid: parentExit.pid });
+  });
+
+  it('sequence mode yields the syscall ids of a dd loop in order, ending with exit_group', async () => {
+    h.log.clear();
+    expect((await dockerExec(box.name, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=300')).code).toBe(0);
+    type Ev = IEvent & { argv: string[] };
+    const exec = await waitFor('process.exec of dd', () => (h.log.events as Ev[]).find((e) => e.type === 'process.exec' && e.argv[0] === 'dd'));
+    // The thread's last record is flushed when it exits.
+    await waitFor('process.exit of dd', () => h.log.events.find((e) => e.type === 'process.exit' && e.pid === exec.pid));
+    const ids = (h.log.events as Array<IEvent & { syscalls: number[] }>)
+      .filter((e) => e.type === 'syscall.seq' && e.tid === exec.pid)
+      .flatMap((e) => e.syscalls);
+    const [read, write] = [id('read'), id('write')];
+    const loop = Array.from({ length: 300 }, () => [read, write]).flat();
+    const at = ids.findIndex((_, i) => loop.every((v, j) => ids[i + j] === v));
+    expect(at, `no 300 read/write pairs in ${ids.map((i) => table.name(i)).join(' ')}`).toBeGreaterThanOrEqual(0);
+    expect(ids.at(-1)).toBe(id('exit_group'));
+    expect(ids).toContain(id('execve'));
+  });
 });
+
+describe('host processes', () => {
+  let h: Harness;
+  let box: TestContainer;
+  let plugin: SyscallPlugin;
+
+  beforeAll(async () => {
+    await ensureImage();
+    h = await harness();
+    box = await startContainer('hostcheck');
+    await h.registry.inspect(box.id);
+    plugin = new SyscallPlugin({ watch: 'all', detail: [], drainIntervalMs: 3_600_000 });
+    await plugin.start(h.ctx);
+  });
+
+  afterAll(async () => {
+    await plugin?.stop();
+    h?.registry.close();
+    if (box) await removeContainers([box]);
+  });
+
+  it('with host processes off, a host dd loop yields nothing while a container one is counted', async () => {
+    plugin.drainCounters();
+    h.log.clear();
+    const child = execFile('/bin/busybox', ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=100000']);
+    const hostPid = child.pid!;
+    await new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`host dd exited ${code}`)))));
+    expect((await dockerExec(box.name, 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=100000')).code).toBe(0);
+    plugin.drainCounters();
+    expect(h.log.events.filter((e) => e.pid === hostPid)).toEqual([]);
+    expect(total(h.log.events, box.id, 'read')).toBeGreaterThanOrEqual(100_000);
+  });
+
+  it('with host processes on, the same host dd loop is counted (the check above is not vacuous)', async () => {
+    const withHost = new SyscallPlugin({ watch: 'all', hostProcesses: true, detail: [], processEvents: false, drainIntervalMs: 3_600_000 });
+    await withHost.start(h.ctx);
+    try {
+      withHost.drainCounters();
+      h.log.clear();
+      const child = execFile('/bin/busybox', ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=100000']);
+      const hostPid = child.pid!;
+      await new Promise<void>((resolve) => child.on('exit', () => resolve()));
+      withHost.drainCounters();
+      const reads = (h.log.events as Count[]).filter((e) => e.type === 'syscall.count' && e.pid === hostPid && e.syscall.name === 'read');
+      expect(reads.reduce((a, e) => a + e.count, 0)).toBeGreaterThanOrEqual(100_000);
+      expect(reads[0]?.container).toBeNull();
+    } finally {
+      await withHost.stop();
+    }
+  });
+});
+
