@@ -1,0 +1,199 @@
+/**
+ * The boxwatch side of the benchmarks, one process per measurement (bundled by bench/lib/build.mjs
+ * from the TypeScript sources in the tree). Protocol with bench/run.mjs: one JSON line
+ * `{"ready":true,...}` once everything is attached, then on SIGTERM a final drain and one JSON line
+ * `{"final":{...}}` before exit. The orchestrator samples CPU and RSS from /proc/<pid> in between.
+ *
+ *   agent delivery-core <cgroup id>          BpfObject + RingBufferReader, decodeHeader/createEvent per record
+ *   agent pipeline <cgroup id> ndjson|kafka  the same producer as a BpfPlugin through Collector -> sink
+ *   agent syscall counters|default           plugin-syscall through Collector -> NoopSink
+ *   agent fileopen                            plugin-fileopen through Collector -> counting sink
+ *   agent cnetwork                            plugin-cnetwork through Collector -> counting sink
+ *   agent all                                 syscall + fileopen + cnetwork + resources (the default agent) -> NoopSink
+ */
+import { openSync, createWriteStream } from 'node:fs';
+import { hostname } from 'node:os';
+import {
+  BpfObject,
+  BpfPlugin,
+  Collector,
+  DockerContainerRegistry,
+  EVENT_HEADER_SIZE,
+  KernelClock,
+  NdjsonSink,
+  NoopSink,
+  createEvent,
+  decodeHeader,
+  silentLogger,
+  type DecodeContext,
+  type IEvent,
+  type Sink,
+  type Userspace,
+} from '@boxwatch/core';
+
+const [mode, ...args] = process.argv.slice(2);
+const DELIVERY_OBJ = new URL('./delivery.bpf.o', import.meta.url).pathname; // next to the bundle in bench/.build
+
+function out(obj: unknown): void {
+  process.stdout.write(`${JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))}\n`);
+}
+
+function onTerm(fn: () => Promise<unknown> | unknown): void {
+  let done = false;
+  const handler = async () => {
+    if (done) return;
+    done = true;
+    try {
+      out({ final: await fn() });
+    } catch (err) {
+      out({ final: { error: String((err as Error)?.stack ?? err) } });
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+/** Counts events handed to it (a sink that only counts, to see what reached the end of the pipeline). */
+class CountingSink implements Sink {
+  readonly name = 'count';
+  count = 0;
+  byType: Record<string, number> = {};
+  write(e: IEvent): void {
+    this.count++;
+    this.byType[e.type] = (this.byType[e.type] ?? 0) + 1;
+  }
+  async close(): Promise<void> {}
+  stats() {
+    return { written: this.count, dropped: 0 };
+  }
+}
+
+async function deliveryCore(cgroup: string): Promise<void> {
+  const containers = new DockerContainerRegistry({ logger: silentLogger });
+  await containers.start();
+  const ctx: DecodeContext = { host: hostname(), clock: new KernelClock(), containers };
+  const t0 = performance.now();
+  const obj = BpfObject.open(DELIVERY_OBJ);
+  obj.setGlobals({ target_cgroup: BigInt(cgroup) });
+  obj.load();
+  obj.attach('on_sys_enter');
+  let records = 0;
+  let checksum = 0;
+  const reader = obj.ringBuffer('events', (view, off) => {
+    const header = decodeHeader(view, off, ctx);
+    const e = createEvent('bench.syscall', header, {
+      syscall: Number(view.getBigUint64(off + EVENT_HEADER_SIZE, true)),
+      seq: view.getBigUint64(off + EVENT_HEADER_SIZE + 8, true),
+    });
+    checksum += e.syscall;
+    records++;
+  });
+  out({ ready: true, loadMs: performance.now() - t0 });
+  onTerm(() => {
+    reader.drain();
+    const s = reader.stats();
+    obj.close();
+    containers.close();
+    return { records, lost: s.lost, checksum, decodeErrors: s.decodeErrors };
+  });
+}
+
+/** The delivery producer as a plugin, so the pipeline measurement is the agent's real path. */
+class DeliveryPlugin extends BpfPlugin {
+  readonly name = 'bench-delivery';
+  readonly eventTypes = ['bench.syscall'];
+  readonly variants = [{ name: 'tp_btf', programs: ['on_sys_enter'], requires: ['tp_btf', 'ringbuf'] as const }];
+  protected readonly objectPath = DELIVERY_OBJ;
+  constructor(private readonly cgroup: bigint) {
+    super();
+  }
+  protected configure(obj: BpfObject): void {
+    obj.setGlobals({ target_cgroup: this.cgroup });
+  }
+  protected ringBuffers() {
+    return [
+      {
+        map: 'events',
+        onRecord: (view: DataView, off: number) => {
+          const header = decodeHeader(view, off, this.decodeContext());
+          this.emit(createEvent('bench.syscall', header, { syscall: Number(view.getBigUint64(off + EVENT_HEADER_SIZE, true)) }));
+        },
+      },
+    ];
+  }
+}
+
+async function runCollector(plugins: Userspace[], sinks: Sink[], extraFinal: () => Record<string, unknown> = () => ({})): Promise<void> {
+  const collector = new Collector({ plugins, sinks, logger: silentLogger });
+  const t0 = performance.now();
+  await collector.start();
+  const loadMs = performance.now() - t0;
+  const states = Object.fromEntries(Object.entries(collector.stats().plugins).map(([k, v]) => [k, v.state + (v.error ? `: ${v.error}` : '')]));
+  out({ ready: true, loadMs, plugins: states });
+  onTerm(async () => {
+    const before = collector.stats();
+    const t = performance.now();
+    await collector.stop();
+    return { stats: before, stopMs: performance.now() - t, ...extraFinal() };
+  });
+}
+
+async function main(): Promise<void> {
+  switch (mode) {
+    case 'delivery-core':
+      return deliveryCore(args[0]!);
+    case 'pipeline': {
+      const cg = BigInt(args[0]!);
+      const counting = new CountingSink();
+      let sink: Sink;
+      if (args[1] === 'kafka') {
+        const { KafkaSink } = await import('@boxwatch/sink-kafka');
+        sink = new KafkaSink({ brokers: process.env.BENCH_KAFKA ?? '127.0.0.1:9092', topicPrefix: `bench${Date.now().toString(36)}`, logger: silentLogger } as never);
+      } else {
+        sink = new NdjsonSink({ stream: createWriteStream('/dev/null', { fd: openSync('/dev/null', 'w') }) });
+      }
+      return runCollector([new DeliveryPlugin(cg)], [sink, counting], () => ({ counted: counting.count, sinkStats: sink.stats?.() }));
+    }
+    case 'syscall': {
+      const { SyscallPlugin } = await import('@boxwatch/plugin-syscall');
+      const opts = args[0] === 'counters' ? { detail: [], processEvents: false } : {};
+      return runCollector([new SyscallPlugin(opts)], [new NoopSink()]);
+    }
+    case 'fileopen': {
+      const { FileOpenPlugin } = await import('@boxwatch/plugin-fileopen');
+      const counting = new CountingSink();
+      const p = new FileOpenPlugin(args[0] ? { containers: [args[0]] } : {});
+      return runCollector([p], [counting], () => ({ counted: counting.count }));
+    }
+    case 'cnetwork': {
+      const { CNetworkPlugin } = await import('@boxwatch/plugin-cnetwork');
+      const counting = new CountingSink();
+      return runCollector([new CNetworkPlugin({})], [counting], () => ({ counted: counting.count, byType: counting.byType }));
+    }
+    case 'all': {
+      const plugins: Userspace[] = [];
+      const failed: Record<string, string> = {};
+      const load = async (name: string, make: () => Promise<Userspace>) => {
+        try {
+          plugins.push(await make());
+        } catch (err) {
+          failed[name] = String((err as Error).message ?? err);
+        }
+      };
+      await load('syscall', async () => new (await import('@boxwatch/plugin-syscall')).SyscallPlugin({}));
+      await load('fileopen', async () => new (await import('@boxwatch/plugin-fileopen')).FileOpenPlugin({}));
+      await load('cnetwork', async () => new (await import('@boxwatch/plugin-cnetwork')).CNetworkPlugin({}));
+      await load('resources', async () => new (await import('@boxwatch/plugin-resources')).ResourcesPlugin({}));
+      if (Object.keys(failed).length) process.stderr.write(`not loaded: ${JSON.stringify(failed)}\n`);
+      return runCollector(plugins, [new NoopSink()]);
+    }
+    default:
+      throw new Error(`unknown mode ${mode}`);
+  }
+}
+
+main().catch((err) => {
+  out({ error: String((err as Error)?.stack ?? err) });
+  process.exit(1);
+});
