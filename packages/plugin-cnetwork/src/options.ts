@@ -15,6 +15,11 @@ export interface CNetworkOptions {
   maxBannedPairs?: number;
   /** Capacity of each flow map (default 16384). */
   maxFlows?: number;
+  /**
+   * Size of the event ring buffer in bytes (power of two, >= 64 KiB; default 1 MiB). A banned pair
+   * produces a record per send and per receive: size it for the burst the drain (every 10 ms) must absorb.
+   */
+  ringBufferBytes?: number;
 }
 
 export interface ResolvedOptions {
@@ -23,6 +28,7 @@ export interface ResolvedOptions {
   rules: BannedPairInput[];
   maxBannedPairs: number;
   maxFlows: number;
+  ringBufferBytes: number;
 }
 
 function positiveInt(value: unknown, field: string, min: number, fallback: number): number {
@@ -41,5 +47,12 @@ export function resolveOptions(o: CNetworkOptions = {}): ResolvedOptions {
     rules: o.rules ?? [],
     maxBannedPairs: positiveInt(o.maxBannedPairs, 'maxBannedPairs', 2, 4096),
     maxFlows: positiveInt(o.maxFlows, 'maxFlows', 16, 16384),
+    ringBufferBytes: powerOfTwo(o.ringBufferBytes, 'ringBufferBytes', 1 << 16, 1 << 20),
   };
+}
+
+function powerOfTwo(value: unknown, field: string, min: number, fallback: number): number {
+  const n = positiveInt(value, field, min, fallback);
+  if ((n & (n - 1)) !== 0) throw configError(field, `must be a power of two, got ${n}`);
+  return n;
 }

@@ -78,6 +78,7 @@ export class CNetworkPlugin extends BpfPlugin {
     obj.setMaxEntries('cnetwork_banned', this.options.maxBannedPairs);
     obj.setMaxEntries('cnetwork_tcp_flows', this.options.maxFlows);
     obj.setMaxEntries('cnetwork_udp_flows', this.options.maxFlows);
+    obj.setMaxEntries('cnetwork_events', this.options.ringBufferBytes);
   }
 
   protected override ringBuffers(): RingBufferSpec[] {

@@ -36,6 +36,7 @@ describe('rule validation', () => {
   it('validates options', () => {
     expect(resolveOptions({}).flowIntervalMs).toBe(5000);
     configErr(() => resolveOptions({ flowIntervalMs: 10 }), 'flowIntervalMs');
+    configErr(() => resolveOptions({ ringBufferBytes: 3 << 16 }), 'ringBufferBytes');
     configErr(() => resolveOptions({ rules: [{ a: 'x', b: '10.0.0.1' }] }), 'rules[0].a');
   });
 });
