@@ -1,6 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { doctor, formatDoctor } from './commands/doctor.js';
 import { collect } from './commands/collect.js';
+import { run } from './commands/run.js';
+import { agent } from './commands/agent.js';
+import { detect } from './commands/detect.js';
+import { lintRules } from './commands/rules-lint.js';
+import { loadConfig } from './config/load.js';
+import { addConfigFlags, flagValues } from './config/flags.js';
 import { PLUGIN_NAMES } from './plugins.js';
 
 function positiveNumber(v: string): number {
@@ -16,6 +22,36 @@ function pluginName(v: string, prev: string[] = []): string[] {
 
 export function buildProgram(): Command {
   const program = new Command('boxwatch').description('eBPF runtime security for Linux containers').showHelpAfterError();
+
+  const runCmd = program
+    .command('run')
+    .description('collection + detection in one process: alerts on screen, control API on 127.0.0.1 (no broker)');
+  addConfigFlags(runCmd, 'run').action(async (opts: { config?: string }) => {
+    await run(loadConfig(opts.config, flagValues(runCmd, 'run')));
+  });
+
+  const agentCmd = program.command('agent').description('collect on this host: events to Kafka (or stdout) and the HTTP control API');
+  addConfigFlags(agentCmd, 'agent').action(async (opts: { config?: string }) => {
+    await agent(loadConfig(opts.config, flagValues(agentCmd, 'agent')));
+  });
+
+  const detectCmd = program.command('detect').description('the detector as a service: Kafka consumer group in, alerts out (stdout, Kafka, HTTP, SSE)');
+  addConfigFlags(detectCmd, 'detect').action(async (opts: { config?: string }) => {
+    await detect(loadConfig(opts.config, flagValues(detectCmd, 'detect')));
+  });
+
+  const rules = program.command('rules').description('rule file tools');
+  rules
+    .command('lint')
+    .description('check rule files (in order, as the detector loads them); prints file:line problems, exits 1 on any')
+    .argument('<file...>', 'rule files')
+    .option('--with-default', 'load the shipped default rules first (for files using their lists and macros)')
+    .action((files: string[], opts: { withDefault?: boolean }) => {
+      const r = lintRules(files, opts.withDefault === true);
+      for (const e of r.errors) process.stderr.write(`${e}\n`);
+      process.stdout.write(`${r.rules} rule(s) compiled, ${r.errors.length} problem(s)\n`);
+      if (r.errors.length) process.exitCode = 1;
+    });
 
   program
     .command('doctor')
@@ -39,4 +75,3 @@ export function buildProgram(): Command {
 
   return program;
 }
-

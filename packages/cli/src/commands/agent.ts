@@ -1,0 +1,56 @@
+/**
+ * `boxwatch agent`: collection on this host, events to Kafka (or ndjson/pretty on stdout), and the
+ * HTTP control API. Detection runs elsewhere (`boxwatch detect`).
+ */
+import { Collector, NdjsonSink, PrettySink, createLogger, isBoxwatchError, type Sink } from '@boxwatch/core';
+import { KafkaSink } from '@boxwatch/sink-kafka';
+import type { BoxwatchConfig } from '../config/schema.js';
+import type { ConfigSource, LoadedConfig } from '../config/load.js';
+import { createConfiguredPlugins } from '../runtime/plugins.js';
+import { startApi } from '../runtime/api.js';
+import { shutdown, waitForStop } from '../runtime/lifecycle.js';
+
+/** Kafka options from the config; a field the sink/source rejects is reported at its place in the file. */
+export function kafkaOptions<T>(config: BoxwatchConfig, source: ConfigSource, extra: 'sink' | 'source', build: (o: Record<string, unknown>) => T, base: Record<string, unknown>): T {
+  const k = config.kafka;
+  try {
+    return build({ brokers: k.brokers, topicPrefix: k.topicPrefix, ...base, ...k[extra] });
+  } catch (err) {
+    if (isBoxwatchError(err, 'ERR_CONFIG') && err.field) {
+      const top = err.field.split('.')[0]!;
+      const path = top in k[extra] ? ['kafka', extra, ...err.field.split('.')] : ['kafka', ...err.field.split('.')];
+      throw source.error(path, err.message.replace(/^.*?: /, ''));
+    }
+    throw err;
+  }
+}
+
+export async function agent({ config, source }: LoadedConfig): Promise<void> {
+  const logger = createLogger({ level: config.logLevel });
+  const plugins = createConfiguredPlugins(config, source);
+  const sinks: Sink[] = [];
+  if (config.output === 'kafka') sinks.push(kafkaOptions(config, source, 'sink', (o) => new KafkaSink(o as never), { logger }));
+  else if (config.output === 'ndjson') sinks.push(new NdjsonSink());
+  else if (config.output === 'pretty') sinks.push(new PrettySink());
+  const collector = new Collector({ plugins, sinks, logger });
+  await collector.start();
+  for (const p of collector.pluginStates()) {
+    if (p.state === 'running') logger.info({ plugin: p.name, variant: collector.stats().plugins[p.name]?.variant }, 'plugin running');
+    else logger.warn({ plugin: p.name, state: p.state, err: p.error }, 'plugin not running; the others continue');
+  }
+  let api = null;
+  try {
+    api = await startApi(config, source, { collector }, logger);
+  } catch (err) {
+    await collector.stop();
+    throw err;
+  }
+  logger.info({ output: config.output, ...(config.output === 'kafka' ? { brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix } : {}) }, 'agent running');
+  const why = await waitForStop(logger, config.duration);
+  await shutdown(logger, [
+    ['api', async () => void (await api?.close())],
+    ['collector', () => collector.stop()],
+  ]);
+  const s = collector.stats();
+  logger.info({ reason: why, events: s.events.total, sinks: s.sinks }, 'stopped');
+}

@@ -1,0 +1,67 @@
+/**
+ * `boxwatch detect`: the detector as a service. Events come from Kafka as a consumer group (detectors
+ * with the same group split the partitions; events are keyed by host+container so a container's state
+ * stays on one detector). Alerts go to stdout, Kafka `<prefix>.alerts`, GET /v1/alerts and the SSE stream.
+ */
+import { createLogger, type Sink } from '@boxwatch/core';
+import { AlertPrinter } from '@boxwatch/detector';
+import { EVENT_FAMILIES, KafkaSink, KafkaSource } from '@boxwatch/sink-kafka';
+import type { LoadedConfig } from '../config/load.js';
+import { createManagedDetector } from '../runtime/detector.js';
+import { AlertStore } from '../runtime/alert-store.js';
+import { startApi } from '../runtime/api.js';
+import { shutdown, waitForStop } from '../runtime/lifecycle.js';
+import { kafkaOptions } from './agent.js';
+
+export async function detect({ config, source }: LoadedConfig): Promise<void> {
+  const logger = createLogger({ level: config.logLevel });
+  const managed = await createManagedDetector(config, source, logger);
+  const { detector } = managed;
+  const alerts = new AlertStore(config.detector.alertBuffer);
+  const printer = new AlertPrinter({ format: config.format ?? (process.stdout.isTTY ? 'pretty' : 'ndjson') });
+  const alertSink: Sink | null = config.detector.alertsToKafka ? kafkaOptions(config, source, 'sink', (o) => new KafkaSink(o as never), { logger, clientId: 'boxwatch-detector-alerts' }) : null;
+  // Never read our own alerts back in.
+  const families = EVENT_FAMILIES.filter((f) => f !== 'alert');
+  const kafkaSource = kafkaOptions(config, source, 'source', (o) => new KafkaSource(o as never), {
+    logger,
+    groupId: config.kafka.groupId,
+    fromBeginning: config.kafka.fromBeginning,
+    families,
+  });
+
+  detector.on('alert', (alert) => {
+    alerts.add(alert);
+    printer.write(alert);
+    alertSink?.write(alert);
+  });
+
+  await alertSink?.start?.();
+  const api = await startApi(
+    config,
+    source,
+    {
+      detector,
+      alerts,
+      extraStats: () => ({ source: kafkaSource.stats(), ...(alertSink ? { alertSink: alertSink.stats() } : {}) }),
+      extraCounters: () => {
+        const s = kafkaSource.stats();
+        return { consumed: s.consumed, decode_error: s.decodeErrors, handler_error: s.handlerErrors };
+      },
+    },
+    logger,
+  ).catch(async (err: unknown) => {
+    await alertSink?.close();
+    throw err;
+  });
+  await kafkaSource.start({ onEvent: (event) => detector.ingest(event) });
+  logger.info({ groupId: config.kafka.groupId, topics: kafkaSource.topics, rules: detector.stats().rules.loaded }, 'detector consuming');
+
+  const why = await waitForStop(logger, config.duration);
+  await shutdown(logger, [
+    ['source', () => kafkaSource.stop()],
+    ['detector', () => managed.close()],
+    ['alert sink', async () => void (await alertSink?.close())],
+    ['api', async () => void (await api?.close())],
+  ]);
+  logger.info({ reason: why, consumed: kafkaSource.stats().consumed, alerts: alerts.received }, 'stopped');
+}

@@ -1,0 +1,73 @@
+/**
+ * `boxwatch run`: agent + detector in one process, no broker. Every collection plugin feeds the
+ * in-process detector; alerts print as they happen (pretty on a TTY, ndjson otherwise or with
+ * --format ndjson); a status line and the first-run learning progress are drawn on stderr.
+ */
+import { Collector, createLogger } from '@boxwatch/core';
+import { AlertPrinter } from '@boxwatch/detector';
+import type { LoadedConfig } from '../config/load.js';
+import { createConfiguredPlugins } from '../runtime/plugins.js';
+import { createManagedDetector } from '../runtime/detector.js';
+import { AlertStore } from '../runtime/alert-store.js';
+import { StatusLine, formatDuration } from '../runtime/status-line.js';
+import { startApi } from '../runtime/api.js';
+import { shutdown, waitForStop } from '../runtime/lifecycle.js';
+import { DetectorSink } from '../runtime/detector-sink.js';
+
+export async function run({ config, source }: LoadedConfig): Promise<void> {
+  const logger = createLogger({ level: config.logLevel });
+  const plugins = createConfiguredPlugins(config, source);
+  const managed = await createManagedDetector(config, source, logger);
+  const { detector } = managed;
+  const alerts = new AlertStore(config.detector.alertBuffer);
+  const format = config.format ?? (process.stdout.isTTY ? 'pretty' : 'ndjson');
+  const printer = new AlertPrinter({ format });
+  const detectorSink = new DetectorSink(detector);
+  const collector = new Collector({ plugins, sinks: [detectorSink], logger });
+  const showStatus = config.status === 'always' || (config.status === 'auto' && process.stderr.isTTY === true);
+  const status = showStatus ? new StatusLine({ collector, detector, alerts: () => alerts.received }) : null;
+
+  detector.on('alert', (alert) => {
+    alerts.add(alert);
+    status?.clear();
+    printer.write(alert);
+  });
+
+  await collector.start();
+  for (const p of collector.pluginStates()) {
+    if (p.state === 'running') logger.info({ plugin: p.name, variant: collector.stats().plugins[p.name]?.variant }, 'plugin running');
+    else logger.warn({ plugin: p.name, state: p.state, err: p.error }, 'plugin not running; the others continue');
+  }
+  const offContainers = collector.containers.onChange(({ kind, container }) => {
+    if (kind === 'stop') detector.forgetContainer(container.id);
+  });
+
+  let api = null;
+  try {
+    api = await startApi(config, source, { collector, detector, alerts }, logger);
+  } catch (err) {
+    await collector.stop();
+    await managed.close();
+    throw err;
+  }
+
+  const rules = detector.stats().rules.loaded;
+  if (config.detector.models && !managed.resumed) {
+    logger.info(
+      { rules, learnFor: formatDuration(config.detector.learnMinutes * 60_000), modelsFile: managed.modelsFile },
+      'first run: rules alert now; learned models watch each image for the learning period, then alert on deviations',
+    );
+  } else logger.info({ rules, models: config.detector.models ? 'resumed' : 'off' }, 'detecting');
+  status?.start();
+
+  const why = await waitForStop(logger, config.duration);
+  await shutdown(logger, [
+    ['status', () => status?.stop()],
+    ['api', async () => void (await api?.close())],
+    ['collector', () => collector.stop()],
+    ['containers', () => offContainers()],
+    ['detector', () => managed.close()],
+  ]);
+  const s = collector.stats();
+  logger.info({ reason: why, events: s.events.total, detector: s.sinks.detector, alerts: alerts.received, lost: Object.fromEntries(Object.entries(s.plugins).map(([n, p]) => [n, p.lost])) }, 'stopped');
+}

@@ -1,0 +1,25 @@
+import { isBoxwatchError, type Userspace } from '@boxwatch/core';
+import { createPlugin } from '../plugins.js';
+import type { BoxwatchConfig } from '../config/schema.js';
+import type { ConfigSource } from '../config/load.js';
+
+/**
+ * Build the configured plugins. A plugin rejecting its options is a config error pointing at
+ * `pluginOptions.<plugin>.<field>` in the file, not a stack trace.
+ */
+export function createConfiguredPlugins(config: BoxwatchConfig, source: ConfigSource): Userspace[] {
+  return config.plugins.map((name) => {
+    const options = config.pluginOptions[name];
+    try {
+      return createPlugin(name, options);
+    } catch (err) {
+      if (isBoxwatchError(err, 'ERR_CONFIG')) {
+        const field = err.field && err.field !== '(options)' ? err.field.split('.').flatMap((p) => p.split(/\[(\d+)\]/).filter(Boolean)) : [];
+        const path = ['pluginOptions', name, ...field.map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
+        const problem = err.message.replace(/^.*?: /, '');
+        throw source.error(path, problem);
+      }
+      throw err;
+    }
+  });
+}
