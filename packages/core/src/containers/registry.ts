@@ -20,6 +20,18 @@ interface Entry extends ContainerDetails {
   stoppedAt?: number;
 }
 
+/** Canonical text of an IP address: v4-mapped IPv6 as IPv4, IPv6 expanded and lower-case. */
+export function canonicalIp(ip: string): string {
+  const v4mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (v4mapped) return v4mapped[1] as string;
+  if (!ip.includes(':')) return ip;
+  const [head, tail = ''] = ip.toLowerCase().split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const fill = ip.includes('::') ? new Array(Math.max(0, 8 - h.length - t.length)).fill('0') : [];
+  return [...h, ...fill, ...t].map((g) => g.replace(/^0+(?=.)/, '')).join(':');
+}
+
 type Change = { kind: 'start' | 'stop'; container: ContainerInfo };
 
 /**
@@ -234,9 +246,20 @@ export class DockerContainerRegistry implements ContainerResolver {
     return e ? { info: e.info, pid: e.pid, ips: [...e.ips], cgroupId: e.cgroupId, running: e.running } : null;
   }
 
+  /**
+   * The container owning an address. Running containers win over stopped ones still in their grace
+   * period (docker reuses addresses quickly); addresses compare in canonical form, so `::ffff:a.b.c.d`
+   * and differently written IPv6 match.
+   */
   byIp(ip: string): ContainerInfo | null {
-    for (const e of this.entries.values()) if (e.ips.includes(ip)) return e.info;
-    return null;
+    const want = canonicalIp(ip);
+    let stopped: ContainerInfo | null = null;
+    for (const e of this.entries.values()) {
+      if (!e.ips.some((x) => canonicalIp(x) === want)) continue;
+      if (e.running) return e.info;
+      stopped ??= e.info;
+    }
+    return stopped;
   }
 
   cgroupIdOf(containerId: string): bigint | null {

@@ -82,3 +82,15 @@ describe('container ids from cgroup names', () => {
     expect(containerIdFromCgroupName(name)).toBe(want);
   });
 });
+
+describe('canonical IP addresses', async () => {
+  const { canonicalIp } = await import('../../src/containers/registry.js');
+  it.each([
+    ['172.17.0.2', '172.17.0.2'],
+    ['::ffff:172.17.0.2', '172.17.0.2'],
+    ['::FFFF:10.0.0.1', '10.0.0.1'],
+    ['fd00::1', 'fd00:0:0:0:0:0:0:1'],
+    ['fd00:0000:0:0::0001', 'fd00:0:0:0:0:0:0:1'],
+    ['::1', '0:0:0:0:0:0:0:1'],
+  ])('%s → %s', (ip, want) => expect(canonicalIp(ip)).toBe(want));
+});
