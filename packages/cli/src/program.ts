@@ -20,6 +20,16 @@ function pluginName(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
+/**
+ * A long-running command has drained and detached everything when it returns; if a stray handle (a
+ * socket a library keeps) would hold the process, exit anyway after a grace period.
+ */
+function exitAfter(task: Promise<void>): Promise<void> {
+  return task.then(() => {
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+  });
+}
+
 export function buildProgram(): Command {
   const program = new Command('boxwatch').description('eBPF runtime security for Linux containers').showHelpAfterError();
 
@@ -27,17 +37,17 @@ export function buildProgram(): Command {
     .command('run')
     .description('collection + detection in one process: alerts on screen, control API on 127.0.0.1 (no broker)');
   addConfigFlags(runCmd, 'run').action(async (opts: { config?: string }) => {
-    await run(loadConfig(opts.config, flagValues(runCmd, 'run')));
+    await exitAfter(run(loadConfig(opts.config, flagValues(runCmd, 'run'))));
   });
 
   const agentCmd = program.command('agent').description('collect on this host: events to Kafka (or stdout) and the HTTP control API');
   addConfigFlags(agentCmd, 'agent').action(async (opts: { config?: string }) => {
-    await agent(loadConfig(opts.config, flagValues(agentCmd, 'agent')));
+    await exitAfter(agent(loadConfig(opts.config, flagValues(agentCmd, 'agent'))));
   });
 
   const detectCmd = program.command('detect').description('the detector as a service: Kafka consumer group in, alerts out (stdout, Kafka, HTTP, SSE)');
   addConfigFlags(detectCmd, 'detect').action(async (opts: { config?: string }) => {
-    await detect(loadConfig(opts.config, flagValues(detectCmd, 'detect')));
+    await exitAfter(detect(loadConfig(opts.config, flagValues(detectCmd, 'detect'))));
   });
 
   const rules = program.command('rules').description('rule file tools');
