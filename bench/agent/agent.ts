@@ -5,6 +5,7 @@
  * `{"final":{...}}` before exit. The orchestrator samples CPU and RSS from /proc/<pid> in between.
  *
  *   agent delivery-core <cgroup id>          BpfObject + RingBufferReader, decodeHeader/createEvent per record
+ *   agent delivery-raw <cgroup id>           the same reader, reading one field per record (no event objects)
  *   agent pipeline <cgroup id> ndjson|kafka  the same producer as a BpfPlugin through Collector -> sink
  *   agent syscall counters|default           plugin-syscall through Collector -> NoopSink
  *   agent fileopen                            plugin-fileopen through Collector -> counting sink
@@ -69,7 +70,7 @@ class CountingSink implements Sink {
   }
 }
 
-async function deliveryCore(cgroup: string): Promise<void> {
+async function deliveryCore(cgroup: string, decode = true): Promise<void> {
   const containers = new DockerContainerRegistry({ logger: silentLogger });
   await containers.start();
   const ctx: DecodeContext = { host: hostname(), clock: new KernelClock(), containers };
@@ -80,13 +81,17 @@ async function deliveryCore(cgroup: string): Promise<void> {
   obj.attach('on_sys_enter');
   let records = 0;
   let checksum = 0;
-  const reader = obj.ringBuffer('events', (view, off) => {
+  const reader = obj.ringBuffer('events', decode ? (view, off) => {
     const header = decodeHeader(view, off, ctx);
     const e = createEvent('bench.syscall', header, {
       syscall: Number(view.getBigUint64(off + EVENT_HEADER_SIZE, true)),
       seq: view.getBigUint64(off + EVENT_HEADER_SIZE + 8, true),
     });
     checksum += e.syscall;
+    records++;
+  } : (view, off) => {
+    // Reader only: the cost of delivery without building events (where the time goes).
+    checksum += view.getUint32(off + EVENT_HEADER_SIZE, true);
     records++;
   });
   out({ ready: true, loadMs: performance.now() - t0 });
@@ -143,6 +148,8 @@ async function main(): Promise<void> {
   switch (mode) {
     case 'delivery-core':
       return deliveryCore(args[0]!);
+    case 'delivery-raw':
+      return deliveryCore(args[0]!, false);
     case 'pipeline': {
       const cg = BigInt(args[0]!);
       const counting = new CountingSink();

@@ -1,0 +1,493 @@
+#!/usr/bin/env node
+// boxwatch benchmark suite (issue 9). Run as root from the repo root:
+//   node bench/run.mjs [--quick] [--only=delivery,counting,file,net,pipeline,detector,memory] [--reps=N]
+// Writes bench/results/latest.json and BENCHMARKS.md. Every figure is measured against a baseline
+// taken in the same run, in interleaved rounds (the order rotates each round), >= 5 rounds; min and
+// median are reported. A section that cannot run says "not measured: <reason>" instead of failing.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildAll, paths } from './lib/build.mjs';
+import { renderMarkdown } from './lib/report.mjs';
+import {
+  cleanupStale, cpuNs, ddLoop, docker, loadavg, machine, removeContainers, rssKb, sh, sleep, startContainer, startProcess, summary, timedExec,
+} from './lib/util.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const P = paths(root);
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const only = argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const REPS = Math.max(5, Number(argv.find((a) => a.startsWith('--reps='))?.slice(7) ?? (quick ? 5 : 7)));
+const CFG = quick
+  ? { deliveryN: 250_000, countN: 250_000, opens: 20_000, netMiB: 64, pipelineN: 150_000, kafkaN: 50_000, detectorSec: 8, containers: 100 }
+  : { deliveryN: 1_000_000, countN: 1_000_000, opens: 100_000, netMiB: 256, pipelineN: 500_000, kafkaN: 200_000, detectorSec: 30, containers: 100 };
+
+const t0 = Date.now();
+const log = (m) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${m}\n`);
+const AGENT = path.join(P.out, 'agent.mjs');
+const node = process.execPath;
+
+/** Rotate the order of configurations each round so drift does not favour one of them. */
+/** Run a workload snippet `n` times concurrently in the container. */
+const parallel = (snippet, n) => (n <= 1 ? snippet : `${Array.from({ length: n }, () => `(${snippet}) &`).join(' ')} wait`);
+// Two dd loops on this 2-CPU machine: the producers fill the CPUs, so a consumer that needs more
+// CPU per event than it gets falls behind and loses records instead of hiding behind an idle core.
+const PAR = Number(argv.find((a) => a.startsWith('--producers='))?.slice(12) ?? 2);
+
+const rotated = (list, round) => list.map((_, i) => list[(i + round) % list.length]);
+
+async function withContainer(fn, cmd, extra) {
+  const c = startContainer(cmd, extra);
+  try {
+    return await fn(c);
+  } finally {
+    removeContainers([c.name]);
+  }
+}
+
+/** Run `workload` with a consumer process attached; measure the consumer's CPU over the workload. */
+async function measured(consumer, workload) {
+  const p = consumer ? await consumer() : null;
+  try {
+    const cpu0 = p ? cpuNs(p.pid) : null;
+    const secs = workload();
+    await sleep(60); // > one 10 ms drain interval: everything produced is consumed
+    const cpu1 = p ? cpuNs(p.pid) : null;
+    const mem = p ? rssKb(p.pid) : null;
+    const final = p ? await p.stop() : null;
+    return { secs, cpuNs: p ? cpu1.ns - cpu0.ns : 0, cpuTicksNs: p ? cpu1.ticksNs - cpu0.ticksNs : 0, rssKb: mem?.rss, hwmKb: mem?.hwm, final, ready: p?.ready };
+  } catch (err) {
+    p?.kill();
+    throw err;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// 1. Event delivery: C (libbpf) vs Go (cilium/ebpf) vs boxwatch core, same producer
+// ------------------------------------------------------------------------------------------------
+async function delivery(built) {
+  const obj = path.join(P.out, 'delivery.bpf.o');
+  const N = CFG.deliveryN;
+  return withContainer(async (c) => {
+    const consumers = {
+      none: null,
+      c: built.c['delivery-c'].ok ? () => startProcess(path.join(P.out, 'delivery-c'), [obj, c.cgroupId]) : null,
+      go: built.go.ok ? () => startProcess(path.join(P.out, 'delivery-go'), [obj, c.cgroupId]) : null,
+      boxwatch: built.agent.ok ? () => startProcess(node, [AGENT, 'delivery-core', c.cgroupId]) : null,
+      boxwatchRaw: built.agent.ok ? () => startProcess(node, [AGENT, 'delivery-raw', c.cgroupId]) : null,
+    };
+    const names = Object.keys(consumers).filter((k) => k === 'none' || consumers[k]);
+    const runs = Object.fromEntries(names.map((k) => [k, []]));
+    timedExec(c.name, ddLoop(N / 5)); // warm-up
+    for (let r = 0; r < REPS; r++) {
+      for (const k of rotated(names, r)) {
+        const m = await measured(consumers[k], () => timedExec(c.name, parallel(ddLoop(N), PAR)));
+        runs[k].push(m);
+        log(`delivery round ${r + 1}/${REPS} ${k}: ${m.secs.toFixed(3)} s${m.final ? `, ${m.final.records} records, lost ${m.final.lost}, cpu ${(m.cpuNs / 1e6).toFixed(0)} ms` : ''}`);
+      }
+    }
+    const out = { params: { records: 64, ringBytes: 1 << 20, ddBytes: N, producers: PAR, syscallsPerRound: 2 * N * PAR }, consumers: {} };
+    for (const k of names.filter((k) => k !== 'none')) {
+      const per = runs[k].map((m, i) => {
+        const rec = Number(m.final?.records ?? NaN);
+        return {
+          eventsPerSec: rec / m.secs,
+          dropFreeEventsPerSec: Number(m.final?.lost) === 0 ? rec / m.secs : NaN,
+          lost: Number(m.final?.lost ?? NaN),
+          records: rec,
+          cpuSec: m.cpuNs / 1e9,
+          cpuNsPerEvent: m.cpuNs / rec,
+          slowdown: m.secs / runs.none[i].secs,
+          hwmMiB: m.hwmKb / 1024,
+        };
+      });
+      out.consumers[k] = Object.fromEntries(Object.keys(per[0]).map((f) => [f, summary(per.map((p) => p[f]))]));
+      out.consumers[k].rounds = per;
+    }
+    out.baselineSecs = summary(runs.none.map((m) => m.secs));
+    // Ratios per round against the C and Go consumers of the same round.
+    const ratio = (a, b, f) => (out.consumers[a] && out.consumers[b] ? summary(out.consumers[a].rounds.map((p, i) => p[f] / out.consumers[b].rounds[i][f])) : null);
+    out.ratios = {
+      boxwatchVsC_eventsPerSec: ratio('boxwatch', 'c', 'eventsPerSec'),
+      boxwatchVsGo_cpuPerEvent: ratio('boxwatch', 'go', 'cpuNsPerEvent'),
+      boxwatchVsC_cpuPerEvent: ratio('boxwatch', 'c', 'cpuNsPerEvent'),
+      goVsC_cpuPerEvent: ratio('go', 'c', 'cpuNsPerEvent'),
+    };
+    const lostAny = (k) => out.consumers[k]?.rounds.some((p) => p.lost > 0);
+    out.targets = {
+      'boxwatch drop-free events/s >= 0.95x C': out.ratios.boxwatchVsC_eventsPerSec ? { value: out.ratios.boxwatchVsC_eventsPerSec.median, met: !lostAny('boxwatch') && out.ratios.boxwatchVsC_eventsPerSec.median >= 0.95 } : null,
+      'boxwatch consumer CPU/event <= 1.0x Go': out.ratios.boxwatchVsGo_cpuPerEvent ? { value: out.ratios.boxwatchVsGo_cpuPerEvent.median, met: out.ratios.boxwatchVsGo_cpuPerEvent.median <= 1.0 } : null,
+    };
+    for (const k of ['c', 'go', 'boxwatch', 'boxwatchRaw']) if (!consumers[k]) out.consumers[k] = { notMeasured: k === 'c' ? built.c['delivery-c'].error : k === 'go' ? built.go.error : built.agent.error };
+    return out;
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// 2. Syscall counting overhead: ns added per syscall
+// ------------------------------------------------------------------------------------------------
+function bpftraceAvailable() {
+  try {
+    sh('sh', ['-c', 'command -v bpftrace']);
+    return true;
+  } catch {
+    log('bpftrace missing: apt-get install -y bpftrace');
+    try {
+      sh('apt-get', ['install', '-y', 'bpftrace'], { timeout: 300_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+async function counting(built) {
+  const obj = path.join(P.out, 'counting.bpf.o');
+  const loader = path.join(P.out, 'counting-loader');
+  const N = CFG.countN;
+  const BT = 'tracepoint:raw_syscalls:sys_enter /curtask->thread_pid->level > 0/ { @[cgroup, pid, args->id] = count(); }';
+  const configs = {
+    none: null,
+    empty: built.c['counting-loader'].ok ? () => startProcess(loader, [obj, 'empty']) : null,
+    cCounter: built.c['counting-loader'].ok ? () => startProcess(loader, [obj, 'counter']) : null,
+    syscallCounters: built.agent.ok ? () => startProcess(node, [AGENT, 'syscall', 'counters']) : null,
+    syscallDefault: built.agent.ok ? () => startProcess(node, [AGENT, 'syscall', 'default']) : null,
+    bpftrace: bpftraceAvailable() ? () => startProcess('bpftrace', ['-e', BT], { readyPattern: /Attaching/, signal: 'SIGINT' }) : null,
+  };
+  return withContainer(async (c) => {
+    const names = Object.keys(configs).filter((k) => k === 'none' || configs[k]);
+    const runs = Object.fromEntries(names.map((k) => [k, []]));
+    const notMeasured = {};
+    timedExec(c.name, ddLoop(N / 5));
+    for (let r = 0; r < REPS; r++) {
+      for (const k of rotated(names, r)) {
+        if (notMeasured[k]) continue;
+        try {
+          const m = await measured(configs[k], () => timedExec(c.name, ddLoop(N)));
+          if (m.ready?.plugins && Object.values(m.ready.plugins).some((s) => s !== 'running')) throw new Error(`plugin not running: ${JSON.stringify(m.ready.plugins)}`);
+          runs[k].push(m);
+          log(`counting round ${r + 1}/${REPS} ${k}: ${m.secs.toFixed(3)} s`);
+        } catch (err) {
+          notMeasured[k] = String(err.message).slice(0, 300);
+          log(`counting ${k}: not measured: ${notMeasured[k]}`);
+        }
+      }
+    }
+    const syscalls = 2 * N; // dd bs=1: one read and one write per byte
+    const out = { params: { ddBytes: N, syscallsPerRound: syscalls }, baselineNsPerSyscall: summary(runs.none.map((m) => (m.secs * 1e9) / syscalls)), configs: {} };
+    for (const k of names.filter((k) => k !== 'none')) {
+      if (notMeasured[k] || runs[k].length < runs.none.length) {
+        out.configs[k] = { notMeasured: notMeasured[k] ?? 'incomplete' };
+        continue;
+      }
+      const added = runs[k].map((m, i) => ((m.secs - runs.none[i].secs) * 1e9) / syscalls);
+      out.configs[k] = { addedNsPerSyscall: summary(added), slowdown: summary(runs[k].map((m, i) => m.secs / runs.none[i].secs)), rounds: added, loadMs: summary(runs[k].map((m) => m.ready?.loadMs)) };
+    }
+    const ratio = (a, b) => (out.configs[a]?.rounds && out.configs[b]?.rounds ? summary(out.configs[a].rounds.map((v, i) => v / out.configs[b].rounds[i])) : null);
+    out.ratios = {
+      syscallCountersVsCCounter: ratio('syscallCounters', 'cCounter'),
+      syscallDefaultVsCCounter: ratio('syscallDefault', 'cCounter'),
+      bpftraceVsSyscallCounters: ratio('bpftrace', 'syscallCounters'),
+      cCounterVsEmpty: ratio('cCounter', 'empty'),
+    };
+    // Ratios of medians are steadier than medians of per-round ratios when the added cost is small.
+    const med = (k) => out.configs[k]?.addedNsPerSyscall?.median;
+    out.targets = {
+      'plugin-syscall counters <= 1.2x C counter (added ns/syscall, median)': med('syscallCounters') && med('cCounter') ? { value: med('syscallCounters') / med('cCounter'), met: med('syscallCounters') / med('cCounter') <= 1.2 } : null,
+      'bpftrace / plugin-syscall counters >= 2x (added ns/syscall, median)': med('bpftrace') && med('syscallCounters') ? { value: med('bpftrace') / med('syscallCounters'), met: med('bpftrace') / med('syscallCounters') >= 2 } : null,
+    };
+    return out;
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// 3a. plugin-fileopen: opens in a tight loop
+// ------------------------------------------------------------------------------------------------
+async function fileopen(built) {
+  if (!built.agent.ok) return { notMeasured: built.agent.error };
+  if (built.agent.packages['plugin-fileopen'] !== 'ok') return { notMeasured: built.agent.packages['plugin-fileopen'] };
+  const N = CFG.opens;
+  // ash opens the file for the redirection of a builtin: one openat per iteration, no fork.
+  const loop = `i=0; while [ $i -lt ${N} ]; do : </etc/hostname; i=$((i+1)); done`;
+  return withContainer(async (c) => {
+    const runs = { none: [], fileopen: [] };
+    timedExec(c.name, loop);
+    for (let r = 0; r < REPS; r++) {
+      for (const k of rotated(Object.keys(runs), r)) {
+        const m = await measured(k === 'none' ? null : () => startProcess(node, [AGENT, 'fileopen', c.name]), () => timedExec(c.name, loop));
+        if (k !== 'none' && m.ready?.plugins?.fileopen !== 'running') return { notMeasured: `plugin-fileopen: ${m.ready?.plugins?.fileopen ?? JSON.stringify(m.final).slice(0, 200)}` };
+        runs[k].push(m);
+        log(`fileopen round ${r + 1}/${REPS} ${k}: ${m.secs.toFixed(3)} s${m.final ? `, ${m.final.counted} events` : ''}`);
+      }
+    }
+    const lostOf = (m) => {
+      const ps = m.final?.stats?.plugins?.fileopen;
+      if (!ps) return NaN;
+      let lost = 0;
+      JSON.stringify(ps, (k, v) => {
+        if (k === 'lost' && typeof v === 'number') lost += v;
+        return v;
+      });
+      return lost;
+    };
+    const per = runs.fileopen.map((m, i) => ({
+      eventsPerSec: m.final.counted / m.secs,
+      events: m.final.counted,
+      lost: lostOf(m),
+      slowdown: m.secs / runs.none[i].secs,
+      addedUsPerOpen: ((m.secs - runs.none[i].secs) * 1e6) / N,
+      startMs: m.ready.loadMs,
+      cpuNsPerEvent: m.cpuNs / m.final.counted,
+    }));
+    return {
+      params: { opensPerRound: N, loop },
+      baselineOpensPerSec: summary(runs.none.map((m) => N / m.secs)),
+      ...Object.fromEntries(Object.keys(per[0]).map((f) => [f, summary(per.map((p) => p[f]))])),
+      rounds: per,
+    };
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// 3b. plugin-cnetwork: container-to-container TCP throughput with the plugin attached vs not
+// ------------------------------------------------------------------------------------------------
+async function cnetwork(built) {
+  if (!built.agent.ok) return { notMeasured: built.agent.error };
+  if (built.agent.packages['plugin-cnetwork'] !== 'ok') return { notMeasured: built.agent.packages['plugin-cnetwork'] };
+  const MiB = CFG.netMiB;
+  const names = [];
+  try {
+    const sender = startContainer();
+    names.push(sender.name);
+    const transfer = () => {
+      const rx = startContainer(['sh', '-c', 'nc -l -p 5001 >/dev/null']);
+      names.push(rx.name);
+      const ip = docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', rx.name);
+      let secs;
+      for (let i = 0; i < 50; i++) {
+        try {
+          secs = timedExec(sender.name, `dd if=/dev/zero bs=65536 count=${MiB * 16} 2>/dev/null | nc ${ip} 5001`);
+          break;
+        } catch (err) {
+          if (i === 49) throw err;
+          sh('sleep', ['0.1']);
+        }
+      }
+      removeContainers([rx.name]);
+      return secs;
+    };
+    const runs = { none: [], cnetwork: [] };
+    transfer();
+    for (let r = 0; r < REPS; r++) {
+      for (const k of rotated(Object.keys(runs), r)) {
+        const m = await measured(k === 'none' ? null : () => startProcess(node, [AGENT, 'cnetwork']), transfer);
+        if (k !== 'none' && m.ready?.plugins?.cnetwork !== 'running') return { notMeasured: `plugin-cnetwork: ${m.ready?.plugins?.cnetwork ?? 'did not start'}` };
+        runs[k].push(m);
+        log(`cnetwork round ${r + 1}/${REPS} ${k}: ${((MiB / m.secs) | 0)} MiB/s${m.final ? `, events ${JSON.stringify(m.final.byType)}` : ''}`);
+      }
+    }
+    const per = runs.cnetwork.map((m, i) => ({
+      throughputMiBs: MiB / m.secs,
+      throughputRatio: runs.none[i].secs / m.secs,
+      startMs: m.ready.loadMs,
+      agentCpuMs: m.cpuNs / 1e6,
+    }));
+    return {
+      params: { MiBPerRound: MiB },
+      baselineMiBs: summary(runs.none.map((m) => MiB / m.secs)),
+      ...Object.fromEntries(Object.keys(per[0]).map((f) => [f, summary(per.map((p) => p[f]))])),
+      rounds: per,
+      note: 'net.flow is drained on an interval; its events/s at zero loss is not measured yet',
+    };
+  } finally {
+    removeContainers(names);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// 4a. Pipeline: the delivery producer as a plugin through Collector -> ndjson (/dev/null) / Kafka
+// ------------------------------------------------------------------------------------------------
+function kafkaUp() {
+  try {
+    sh('bash', [path.join(root, 'scripts/kafka.sh'), 'status'], { timeout: 30_000 });
+    return null;
+  } catch {}
+  try {
+    log('starting the local Kafka broker (scripts/kafka.sh start)');
+    sh('bash', [path.join(root, 'scripts/kafka.sh'), 'start'], { timeout: 300_000 });
+    return null;
+  } catch (err) {
+    return `Kafka broker not available: ${String(err.stderr || err.message).trim().split('\n').slice(-2).join(' | ').slice(0, 200)}`;
+  }
+}
+
+async function pipeline(built) {
+  if (!built.agent.ok) return { notMeasured: built.agent.error };
+  const out = {};
+  await withContainer(async (c) => {
+    for (const [sink, N] of [['ndjson', CFG.pipelineN], ['kafka', CFG.kafkaN]]) {
+      if (sink === 'kafka') {
+        if (built.agent.packages['sink-kafka'] !== 'ok') {
+          out[sink] = { notMeasured: built.agent.packages['sink-kafka'] };
+          continue;
+        }
+        const why = existsSync(path.join(root, 'scripts/kafka.sh')) ? kafkaUp() : 'scripts/kafka.sh missing';
+        if (why) {
+          out[sink] = { notMeasured: why };
+          continue;
+        }
+      }
+      const per = [];
+      try {
+        for (let r = 0; r < REPS; r++) {
+          const p = await startProcess(node, [AGENT, 'pipeline', c.cgroupId, sink]);
+          if (Object.values(p.ready.plugins ?? {}).some((s) => s !== 'running')) throw new Error(JSON.stringify(p.ready.plugins));
+          const cpu0 = cpuNs(p.pid);
+          const w0 = performance.now();
+          const secs = timedExec(c.name, ddLoop(N));
+          await sleep(60);
+          const cpu1 = cpuNs(p.pid);
+          const final = await p.stop(); // stop() flushes the sinks
+          const wallSecs = (performance.now() - w0) / 1000;
+          const events = Number(final.counted);
+          const ps = final.stats?.plugins?.['bench-delivery'];
+          let lost = 0;
+          JSON.stringify(ps ?? {}, (k, v) => ((k === 'lost' && typeof v === 'number' ? (lost += v) : 0), v));
+          const sinkStats = final.sinkStats ?? {};
+          per.push({
+            eventsPerSec: events / secs,
+            endToEndEventsPerSec: (sink === 'kafka' ? Number(sinkStats.delivered ?? NaN) : events) / wallSecs,
+            lost,
+            sinkDropped: Number(sinkStats.dropped ?? 0),
+            cpuNsPerEvent: (cpu1.ns - cpu0.ns) / events,
+            workloadSecs: secs,
+          });
+          log(`pipeline ${sink} round ${r + 1}/${REPS}: ${events} events, ${(events / secs) | 0}/s, lost ${lost}, sink ${JSON.stringify(sinkStats).slice(0, 160)}`);
+        }
+        out[sink] = { params: { ddBytes: N }, ...Object.fromEntries(['eventsPerSec', 'endToEndEventsPerSec', 'lost', 'sinkDropped', 'cpuNsPerEvent'].map((f) => [f, summary(per.map((p) => p[f]))])), rounds: per };
+      } catch (err) {
+        out[sink] = { notMeasured: String(err.message).slice(0, 300) };
+      }
+    }
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// 4b. Detector: packages/detector/bench/throughput.ts (default rules + all models, one core)
+// ------------------------------------------------------------------------------------------------
+async function detector() {
+  const script = path.join(root, 'packages/detector/bench/throughput.ts');
+  if (!existsSync(script)) return { notMeasured: 'packages/detector/bench/throughput.ts missing' };
+  const rounds = [];
+  const runs = Math.ceil(REPS / 3);
+  for (let i = 0; i < runs; i++) {
+    let outp;
+    try {
+      outp = sh(node, ['--expose-gc', path.join(root, 'node_modules/.bin/vite-node'), '-c', path.join(root, 'vitest.config.ts'), script], {
+        cwd: root,
+        env: { ...process.env, SECONDS_SIM: String(CFG.detectorSec), CONTAINERS: '100' },
+        timeout: 600_000,
+      });
+    } catch (err) {
+      return { notMeasured: `detector bench failed: ${String(err.stderr || err.message).trim().split('\n').slice(-3).join(' | ').slice(0, 300)}` };
+    }
+    for (const m of outp.matchAll(/= ([\d,]+) events\/s/g)) rounds.push(Number(m[1].replaceAll(',', '')));
+    log(`detector run ${i + 1}/${runs}: ${rounds.slice(-3).join(', ')} events/s`);
+  }
+  return { params: { containers: 100, secondsSimulated: CFG.detectorSec, script: 'packages/detector/bench/throughput.ts' }, eventsPerSecPerCore: summary(rounds), rounds, target: { 'events/s per core >= 200,000': summary(rounds).median >= 200_000 } };
+}
+
+// ------------------------------------------------------------------------------------------------
+// 5. Memory: agent (all plugins) idle, under the delivery load, with 100 containers
+// ------------------------------------------------------------------------------------------------
+async function memory(built, deliveryResult) {
+  if (!built.agent.ok) return { notMeasured: built.agent.error };
+  const out = {};
+  const agent = await startProcess(node, [AGENT, 'all'], { timeoutMs: 120_000 });
+  const names = [];
+  try {
+    out.plugins = agent.ready.plugins;
+    await sleep(3000);
+    out.idleRssMiB = rssKb(agent.pid).rss / 1024;
+    // Under the syscall load of (1), with every plugin on.
+    await withContainer(async (c) => {
+      const samples = [];
+      const timer = setInterval(() => samples.push(rssKb(agent.pid).rss), 100);
+      for (let r = 0; r < 3; r++) timedExec(c.name, ddLoop(CFG.deliveryN));
+      clearInterval(timer);
+      out.underLoadRssMiB = Math.max(...samples) / 1024;
+    });
+    // 100 containers watched.
+    const t = Date.now();
+    const n = CFG.containers;
+    const batch = Array.from({ length: n }, (_, i) => `bwbench-m${process.pid}-${i}`);
+    names.push(...batch);
+    sh('sh', ['-c', `printf '%s\\n' ${batch.join(' ')} | xargs -P 8 -I{} docker run -d --name {} boxwatch-test/busybox:latest sleep 3600 >/dev/null`], { timeout: 600_000 });
+    out.containerStartSecs = (Date.now() - t) / 1000;
+    await sleep(6000); // > one resources interval, registry caught up
+    out.containers = n;
+    out.with100ContainersRssMiB = rssKb(agent.pid).rss / 1024;
+    out.peakRssMiB = rssKb(agent.pid).hwm / 1024;
+  } catch (err) {
+    out.error = String(err.message).slice(0, 300);
+  } finally {
+    const final = await agent.stop();
+    out.containersKnown = final?.stats?.containers;
+    removeContainers(names);
+  }
+  // The delivery consumer alone (boxwatch core, decoding every record) under the load of (1).
+  out.deliveryConsumerPeakRssMiB = deliveryResult?.consumers?.boxwatch?.hwmMiB ?? null;
+  out.target = { 'agent RSS under load <= 150 MB': Number.isFinite(out.underLoadRssMiB) ? out.underLoadRssMiB * 1.048576 <= 150 : null };
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+async function main() {
+  if (process.getuid?.() !== 0) throw new Error('the benchmarks load BPF programs: run as root');
+  const results = { date: new Date().toISOString(), quick, reps: REPS, machine: machine(), loadavgBefore: loadavg(), params: CFG, sections: {} };
+  log(`machine ${JSON.stringify(results.machine)}, load ${results.loadavgBefore}, ${quick ? 'quick' : 'full'} run, ${REPS} rounds`);
+  cleanupStale();
+  try {
+    sh('docker', ['image', 'inspect', 'boxwatch-test/busybox:latest']);
+  } catch {
+    log('building the test image');
+    sh('bash', [path.join(root, 'scripts/test-image.sh')]);
+  }
+  const built = await buildAll(root, log);
+  results.build = built;
+  const want = (s) => !only || only.includes(s);
+  const run = async (name, fn) => {
+    if (!want(name)) return;
+    const s = Date.now();
+    try {
+      results.sections[name] = await fn();
+    } catch (err) {
+      log(`${name} failed: ${err.stack}`);
+      results.sections[name] = { notMeasured: String(err.message).slice(0, 300) };
+    }
+    results.sections[name].seconds = (Date.now() - s) / 1000;
+    log(`${name} done in ${results.sections[name].seconds.toFixed(0)} s`);
+  };
+  const deliveryOk = built.bpf.delivery.ok;
+  await run('delivery', () => (deliveryOk ? delivery(built) : { notMeasured: built.bpf.delivery.error }));
+  await run('counting', () => (built.bpf.counting.ok ? counting(built) : { notMeasured: built.bpf.counting.error }));
+  await run('file', () => fileopen(built));
+  await run('net', () => cnetwork(built));
+  await run('pipeline', () => (deliveryOk ? pipeline(built) : { notMeasured: built.bpf.delivery.error }));
+  await run('detector', () => detector());
+  await run('memory', () => memory(built, results.sections.delivery));
+  results.loadavgAfter = loadavg();
+  results.totalSeconds = (Date.now() - t0) / 1000;
+  mkdirSync(path.join(P.bench, 'results'), { recursive: true });
+  writeFileSync(path.join(P.bench, 'results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(path.join(root, 'BENCHMARKS.md'), renderMarkdown(results));
+  log(`wrote bench/results/latest.json and BENCHMARKS.md in ${results.totalSeconds.toFixed(0)} s`);
+}
+
+main().catch((err) => {
+  log(err.stack ?? String(err));
+  cleanupStale();
+  process.exit(1);
+});
