@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // The plugin finds its .bpf.o relative to import.meta.url; shims make that work in the CJS build too.
+  shims: true,
 });
