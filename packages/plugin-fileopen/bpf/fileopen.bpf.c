@@ -388,9 +388,10 @@ static __always_inline struct file *fd_to_file(struct task_struct *task, long fd
 	return file;
 }
 
-static __always_inline int open_exit(struct pt_regs *regs, long ret)
+/* `id` is the syscall number (regs->orig_ax): sys_exit runs for every syscall on the machine,
+ * so the caller reads it as cheaply as its program type allows. */
+static __always_inline int open_exit(long id, long ret)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
 	if (id != NR_openat && id != NR_open && id != NR_openat2 && id != NR_creat)
 		return 0;
 	/* Only opens that passed the enter filters have a stash: the lookup is the filter. */
@@ -427,7 +428,8 @@ int BPF_PROG(tp_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tp_sys_exit, struct pt_regs *regs, long ret)
 {
-	return open_exit(regs, ret);
+	/* A direct BTF load (no helper call): regs is a trusted pointer in tp_btf. */
+	return open_exit(regs->orig_ax, ret);
 }
 
 SEC("raw_tracepoint/sys_enter")
@@ -439,7 +441,8 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/sys_exit")
 int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	return open_exit((struct pt_regs *)ctx->args[0], (long)ctx->args[1]);
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	return open_exit(BPF_CORE_READ(regs, orig_ax), (long)ctx->args[1]);
 }
 
 /* ------------------------------------------------------------------------------------------

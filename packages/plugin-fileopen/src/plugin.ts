@@ -3,6 +3,7 @@ import {
   BpfPlugin,
   codec,
   configError,
+  recordType,
   type BpfMap,
   type BpfObject,
   type HookVariant,
@@ -113,7 +114,8 @@ export class FileOpenPlugin extends BpfPlugin {
         options: { drainMs: this.opts.drainMs },
         onRecord: (view, off, len) => {
           // Only one record type today; the check keeps a future type from being misread.
-          if (view.getUint16(off + 28, true) !== RECORD_OPEN) throw new RangeError(`unknown fileopen record type ${view.getUint16(off + 28, true)}`);
+          const type = recordType(view, off);
+          if (type !== RECORD_OPEN) throw new RangeError(`unknown fileopen record type ${type}`);
           this.emit(decodeFileOpen(view, off, len, ctx));
         },
       },
