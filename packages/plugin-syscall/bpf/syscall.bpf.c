@@ -178,10 +178,24 @@ static __always_inline void count_drop(u32 reason)
 		(*c)++;
 }
 
+/*
+ * Host-task test for the hot paths. Same answer as core's bw_is_container_task() (the level of
+ * the pid namespace of the task's own pid), but read with direct BTF-pointer loads instead of
+ * BPF_CORE_READ's bpf_probe_read_kernel() helper calls: this test runs on every syscall of every
+ * process on the machine, container or not, twice (enter and exit), so the saving counts.
+ * The loads are CO-RE relocated (vmlinux.h types carry preserve_access_index) and fault-safe
+ * (the verifier turns loads through untrusted BTF pointers into exception-table loads).
+ */
+static __always_inline bool in_container(struct task_struct *task)
+{
+	struct pid *pid = task->thread_pid;
+	return pid && pid->level > 0;
+}
+
 /* The same gate for every program: host tasks out first, then the watched-cgroup filter. */
 static __always_inline bool wanted(struct task_struct *task)
 {
-	if (!host_processes && !bw_is_container_task(task))
+	if (!host_processes && !in_container(task))
 		return false;
 	if (filter_cgroups) {
 		u64 cgid = bpf_get_current_cgroup_id();
@@ -255,7 +269,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	/* 1. Host tasks leave here: the cost on unwatched processes is this test alone. */
-	if (!host_processes && !bw_is_container_task(task))
+	if (!host_processes && !in_container(task))
 		return 0;
 	u64 cgid = bpf_get_current_cgroup_id();
 	/* 2. Watched containers only, when a list was given. */
@@ -501,14 +515,15 @@ int BPF_PROG(exit_detail_execveat, struct pt_regs *regs, long ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!host_processes && !bw_is_container_task(task))
-		return 0;
-	long id = BPF_CORE_READ(regs, orig_ax);
+	/* Most syscalls have no detail program: decide that first, from the syscall number alone
+	 * (one register load and one rodata load), before even the host-task test. */
+	long id = regs->orig_ax;
 	if (id < 0 || id >= SC_MAX_SYSCALL)
 		return 0;
 	u8 kind = detail_kind[id];
 	if (kind == SC_KIND_NONE)
+		return 0;
+	if (!host_processes && !in_container(bpf_get_current_task_btf()))
 		return 0;
 	/* No watched-cgroup test needed when a pending entry exists: those exist only for watched
 	 * tasks. A successful

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import {
   BpfPlugin,
   codec,
+  isBoxwatchError,
   type BpfObject,
   type HookVariant,
   type PluginContext,
@@ -48,14 +49,7 @@ function defaultObjectPath(): string {
  */
 export class SyscallPlugin extends BpfPlugin {
   readonly name = 'syscall';
-  readonly variants: readonly HookVariant[] = [
-    {
-      name: 'tp_btf',
-      programs: ['sys_enter', 'sys_exit', 'proc_exec', 'proc_fork', 'proc_exit', ...DETAIL_PROGRAMS, ...DETAIL_PROGRAMS.map(exitProgram)],
-      requires: ['btf', 'tp_btf', 'ringbuf', 'tail_call'],
-      description: 'BTF-typed sys_enter/sys_exit and sched_process_* tracepoints, detail programs by tail call',
-    },
-  ];
+  readonly variants: readonly HookVariant[];
   readonly eventTypes: readonly string[] = SYSCALL_EVENT_TYPES;
   protected readonly objectPath: string;
 
@@ -76,6 +70,19 @@ export class SyscallPlugin extends BpfPlugin {
     this.options = resolveOptions(options);
     this.table = new SyscallTable(this.options.arch);
     this.objectPath = objectPath;
+    const withDetail = this.options.detail.length > 0;
+    this.variants = [
+      {
+        name: 'tp_btf',
+        // Without detail syscalls nothing needs sys_exit: not attaching it halves the per-syscall
+        // cost on every process of the machine.
+        programs: withDetail
+          ? ['sys_enter', 'sys_exit', 'proc_exec', 'proc_fork', 'proc_exit', ...DETAIL_PROGRAMS, ...DETAIL_PROGRAMS.map(exitProgram)]
+          : ['sys_enter', 'proc_exec', 'proc_fork', 'proc_exit'],
+        requires: ['btf', 'tp_btf', 'ringbuf', 'tail_call'],
+        description: 'BTF-typed sys_enter/sys_exit and sched_process_* tracepoints, detail programs by tail call',
+      },
+    ];
   }
 
   protected override configure(obj: BpfObject): void {
@@ -90,6 +97,7 @@ export class SyscallPlugin extends BpfPlugin {
       detail_kind: kinds,
     });
     obj.setMaxEntries('counts', o.maxCounterKeys);
+    if (o.detail.length === 0) obj.setAutoload('sys_exit', false);
     // Detail programs no chosen syscall uses are not loaded at all.
     const used = new Set(o.detail.map((d) => DETAIL_SPECS[d.name]!.program));
     for (const p of DETAIL_PROGRAMS) {
@@ -161,7 +169,9 @@ export class SyscallPlugin extends BpfPlugin {
       return events.length;
     } catch (err) {
       this.counterDrainErrors++;
-      if (this.counterDrainErrors <= 10) this.ctx?.logger.warn({ plugin: this.name, err }, 'draining syscall counters failed');
+      // Without batch lookup-and-delete there is no lossless drain: counters cannot work.
+      if (isBoxwatchError(err, 'ERR_NOT_SUPPORTED')) this.ctx?.fail(err);
+      else if (this.counterDrainErrors <= 10) this.ctx?.logger.warn({ plugin: this.name, err }, 'draining syscall counters failed');
       return 0;
     }
   }

@@ -71,6 +71,8 @@ export async function removeContainers(containers: readonly TestContainer[]): Pr
 /** Collects what a plugin emits. */
 export class EventLog {
   readonly events: IEvent[] = [];
+  /** Failures the plugin reported through ctx.fail (a test asserts there are none). */
+  readonly failures: unknown[] = [];
   of<T = Record<string, unknown>>(type: string, filter: (e: IEvent & T) => boolean = () => true): Array<IEvent & T> {
     return this.events.filter((e) => e.type === type && filter(e as IEvent & T)) as Array<IEvent & T>;
   }
@@ -95,7 +97,8 @@ export async function harness(): Promise<Harness> {
     containers: registry,
     clock: new KernelClock(),
     logger: silentLogger,
-    emit: (e) => log.events.push(e),
+    emit: (e) => void log.events.push(e),
+    fail: (err) => void log.failures.push(err),
   };
   return { ctx, log, registry };
 }

@@ -131,6 +131,14 @@ describe('syscall plugin on real containers', () => {
     expect(ids.at(-1)).toBe(id('exit_group'));
     expect(ids).toContain(id('execve'));
   });
+
+  it('reported no failures and lost nothing', () => {
+    expect(h.log.failures).toEqual([]);
+    const stats = plugin.stats();
+    expect(stats.lost).toBe(0);
+    expect(stats.undecodableRecords).toBe(0);
+    expect(stats.watchedContainers).toBe(1);
+  });
 });
 
 describe('host processes', () => {
