@@ -67,6 +67,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("load", &BpfObject::Load),
                            InstanceMethod("mapFd", &BpfObject::MapFd),
                            InstanceMethod("progFd", &BpfObject::ProgFd),
+                           InstanceMethod("progInfo", &BpfObject::ProgInfo),
                            InstanceMethod("attach", &BpfObject::Attach),
                            InstanceMethod("close", &BpfObject::Close),
                        });
@@ -243,6 +244,25 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value ProgFd(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Napi::Number::New(env, bpf_program__fd(Prog(env, info[0].As<Napi::String>().Utf8Value())));
+  }
+
+  // progInfo(name) → { verifiedInsns, xlatedLen, jitedLen, runTimeNs, runCnt } of a loaded program
+  // (run time and count are only collected while BPF stats are enabled: sysctl kernel.bpf_stats_enabled).
+  Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = bpf_program__fd(Prog(env, info[0].As<Napi::String>().Utf8Value()));
+    if (fd < 0) throw Napi::Error::New(env, "program is not loaded");
+    struct bpf_prog_info pi;
+    std::memset(&pi, 0, sizeof(pi));
+    __u32 len = sizeof(pi);
+    if (bpf_obj_get_info_by_fd(fd, &pi, &len)) ThrowErrno(env, "bpf_obj_get_info_by_fd", errno);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("verifiedInsns", Napi::Number::New(env, pi.verified_insns));
+    o.Set("xlatedLen", Napi::Number::New(env, pi.xlated_prog_len));
+    o.Set("jitedLen", Napi::Number::New(env, pi.jited_prog_len));
+    o.Set("runTimeNs", Napi::Number::New(env, static_cast<double>(pi.run_time_ns)));
+    o.Set("runCnt", Napi::Number::New(env, static_cast<double>(pi.run_cnt)));
+    return o;
   }
 
   // attach(programName, { kind?, target?, retprobe?, cgroupPath? }) → Link

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { BoxwatchError } from './errors.js';
-import { native, type NativeAttachOptions, type NativeBpfObject, type NativeDataVar, type NativeLink, type NativeMapInfo, type NativeProgramInfo } from './native.js';
+import { native, type NativeAttachOptions, type NativeProgramStats, type NativeBpfObject, type NativeDataVar, type NativeLink, type NativeMapInfo, type NativeProgramInfo } from './native.js';
 import { BpfMap, MapType, rawMap, wrapNativeError } from './map.js';
 import { u32, u64, type Codec } from './codec.js';
 import { RingBufferReader, type RecordHandler, type RingBufferOptions } from './ring-buffer.js';
@@ -8,6 +8,7 @@ import { RingBufferReader, type RecordHandler, type RingBufferOptions } from './
 export type ProgramInfo = Omit<NativeProgramInfo, 'fd'>;
 export type MapInfo = Omit<NativeMapInfo, 'fd'>;
 export type AttachOptions = NativeAttachOptions;
+export type ProgramStats = NativeProgramStats;
 /** Values a `const volatile` global can be set to before load. */
 export type GlobalValue = number | bigint | boolean | string | Buffer;
 
@@ -168,6 +169,16 @@ export class BpfObject {
 
   hasMap(name: string): boolean {
     return this.live().maps().some((m) => m.name === name);
+  }
+
+  /** Verifier and run-time statistics of a loaded program. */
+  programStats(program: string): NativeProgramStats {
+    try {
+      return this.requireLoaded(`programStats ${program}`).progInfo(program);
+    } catch (err) {
+      if (err instanceof BoxwatchError) throw err;
+      throw wrapNativeError(err, `program ${program}`);
+    }
   }
 
   /** Point slot `index` of a PROG_ARRAY map at `program` (tail calls). */

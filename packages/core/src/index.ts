@@ -7,7 +7,7 @@ export * from './clock.js';
 export * from './features.js';
 export * as codec from './codec.js';
 export type { Codec } from './codec.js';
-export { BpfObject, BpfLink, type ProgramInfo, type MapInfo, type AttachOptions, type GlobalValue } from './bpf-object.js';
+export { BpfObject, BpfLink, type ProgramInfo, type MapInfo, type AttachOptions, type GlobalValue, type ProgramStats } from './bpf-object.js';
 export { BpfMap, MapType, UpdateFlags } from './map.js';
 export { RingBufferReader, type RecordHandler, type RingBufferOptions, type RingBufferStats } from './ring-buffer.js';
 export { libbpfVersion, numPossibleCpus } from './system.js';

@@ -37,6 +37,16 @@ export interface NativeAttachOptions {
   cgroupPath?: string;
 }
 
+export interface NativeProgramStats {
+  /** Instructions the verifier processed (the load-time cost of the program). */
+  verifiedInsns: number;
+  xlatedLen: number;
+  jitedLen: number;
+  /** Cumulative run time and count; collected only while kernel.bpf_stats_enabled=1. */
+  runTimeNs: number;
+  runCnt: number;
+}
+
 export interface NativeLink {
   close(): void;
   fd(): number;
@@ -52,6 +62,7 @@ export interface NativeBpfObject {
   load(): void;
   mapFd(name: string): number;
   progFd(name: string): number;
+  progInfo(name: string): NativeProgramStats;
   attach(program: string, options?: NativeAttachOptions): NativeLink;
   close(): void;
 }

@@ -268,6 +268,14 @@ describe('lifecycle', () => {
     expect(rss() - rssBefore).toBeLessThan(40 << 20);
   });
 
+  it('reports verifier statistics of a loaded program', () => {
+    const o = track(loadTestObject());
+    const s = o.programStats('on_sys_enter');
+    expect(s.verifiedInsns).toBeGreaterThan(10);
+    expect(s.xlatedLen).toBeGreaterThan(0);
+    expect(() => o.programStats('nope')).toThrow(/no program named 'nope'/);
+  });
+
   it('reports the linked libbpf version', () => {
     expect(libbpfVersion()).toMatch(/^1\.\d+$/);
   });
