@@ -58,8 +58,11 @@ export interface TestContainer {
   name: string;
 }
 
-export async function startContainer(role: string): Promise<TestContainer> {
-  const name = `bwtest-syscall-${role}-${Math.random().toString(36).slice(2, 8)}`;
+export function containerName(role: string): string {
+  return `bwtest-syscall-${role}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function startContainer(role: string, name = containerName(role)): Promise<TestContainer> {
   const id = await docker('run', '-d', '--name', name, IMAGE, 'sleep', '3600');
   return { id, name };
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import type { IEvent } from '@boxwatch/core';
 import { SyscallPlugin, SyscallTable, hostArch } from '@boxwatch/plugin-syscall';
-import { dockerExec, ensureImage, harness, removeContainers, startContainer, waitFor, type Harness, type TestContainer } from '../harness.js';
+import { containerName, dockerExec, ensureImage, harness, removeContainers, startContainer, waitFor, type Harness, type TestContainer } from '../harness.js';
 
 const table = new SyscallTable(hostArch());
 const id = (name: string) => {
@@ -192,3 +192,39 @@ describe('host processes', () => {
   });
 });
 
+
+describe('watch list', () => {
+  let h: Harness;
+  const containers: TestContainer[] = [];
+  let plugin: SyscallPlugin;
+
+  beforeAll(async () => {
+    await ensureImage();
+    h = await harness();
+  });
+
+  afterAll(async () => {
+    await plugin?.stop();
+    h?.registry.close();
+    await removeContainers(containers);
+  });
+
+  it('watches a named container that starts after the plugin, and only it', async () => {
+    const name = containerName('late');
+    plugin = new SyscallPlugin({ watch: [name], detail: ['mkdir'], processEvents: false, drainIntervalMs: 3_600_000 });
+    await plugin.start(h.ctx);
+    expect(plugin.stats().watchedContainers).toBe(0);
+    const late = await startContainer('late', name);
+    const other = await startContainer('other');
+    containers.push(late, other);
+    await waitFor('the late container to be watched', () => plugin.stats().watchedContainers === 1);
+    await dockerExec(other.name, 'mkdir', '/tmp/other');
+    await dockerExec(late.name, 'mkdir', '/tmp/late');
+    type Ev = IEvent & { path: string };
+    const ev = await waitFor('syscall.mkdir in the late container', () => (h.log.events as Ev[]).find((e) => e.type === 'syscall.mkdir' && e.path === '/tmp/late'));
+    expect(ev.container).toMatchObject({ id: late.id, name: late.name });
+    plugin.drainCounters();
+    expect(h.log.events.filter((e) => e.container?.id === other.id)).toEqual([]);
+    expect(h.log.events.some((e) => e.type === 'syscall.count' && e.container?.id === late.id)).toBe(true);
+  });
+});
