@@ -118,16 +118,28 @@ start() {
   format_storage
   # setsid: the broker outlives the shell (and the test runner) that started it.
   echo "---- start $(date -Is)" >>"$LOG"
-  setsid nohup "${JAVA[@]}" kafka.Kafka "$PROPS" >>"$LOG" 2>&1 </dev/null &
+  # 9>&-: the broker must not inherit the lock (it would hold it for as long as it runs).
+  setsid nohup "${JAVA[@]}" kafka.Kafka "$PROPS" >>"$LOG" 2>&1 </dev/null 9>&- &
   echo $! >"$PIDFILE"
   pid="$(cat "$PIDFILE")"
-  if ! node "$kdir/ready.mjs" "127.0.0.1:$PORT" "$READY_SECS" >&2; then
-    say "broker (pid $pid) did not become ready in ${READY_SECS}s; last log lines:"
-    tail -30 "$LOG" >&2
-    kill "$pid" 2>/dev/null || true
-    exit 1
-  fi
-  say "started (pid $pid), log $LOG"
+  # Probe in short rounds so a broker that dies while starting (bad storage, port taken) fails the
+  # start at once instead of after the whole readiness deadline.
+  local deadline=$((SECONDS + READY_SECS))
+  until ready 2; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "broker (pid $pid) exited while starting; last log lines:"
+      tail -30 "$LOG" >&2
+      rm -f "$PIDFILE"
+      exit 1
+    fi
+    if ((SECONDS >= deadline)); then
+      say "broker (pid $pid) did not become ready in ${READY_SECS}s; last log lines:"
+      tail -30 "$LOG" >&2
+      kill "$pid" 2>/dev/null || true
+      exit 1
+    fi
+  done
+  say "started (pid $pid) on 127.0.0.1:$PORT, log $LOG"
 }
 
 stop() {
@@ -155,12 +167,20 @@ status() {
   return 2
 }
 
+# Several test runs (and engineers) may call this at once: serialise everything that changes state,
+# so two starts never launch two brokers on one data directory and a reset never races a start.
+lock() {
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  flock 9
+}
+
 case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  restart) stop; start ;;
+  start) lock; start ;;
+  stop) lock; stop ;;
+  restart) lock; stop; start ;;
   status) status ;;
-  reset) stop; rm -rf "$DATA"; say "data removed" ;;
+  reset) lock; stop; rm -rf "$DATA"; say "data removed" ;;
   logs) tail -n "${2:-50}" "$LOG" ;;
   *) echo "usage: $0 start|stop|restart|status|reset|logs" >&2; exit 64 ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Readiness probe for scripts/kafka.sh: the broker is ready when a kafkajs admin client can connect
-// and list topics (an open port is not enough: the KRaft controller may not have elected itself yet,
-// and metadata requests fail until it has).
+// Readiness probe for scripts/kafka.sh: the broker is ready when a kafkajs admin client can connect,
+// list topics, and every partition of those topics has a leader. An open port is not enough: the KRaft
+// controller may not have elected itself yet, and after a restart partitions come online one by one
+// while their logs are loaded (clients meanwhile get UNKNOWN_TOPIC_OR_PARTITION).
 //
 //   node scripts/kafka/ready.mjs <host:port> <timeout-seconds>
 // Exit 0 when ready, 1 when the deadline passed. A timeout of 0 means a single attempt.
@@ -31,6 +32,11 @@ async function tryOnce() {
   try {
     await admin.connect();
     const topics = await admin.listTopics();
+    if (topics.length > 0) {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      const offline = meta.topics.flatMap((t) => t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}/${p.partitionId}`));
+      if (offline.length > 0) throw new Error(`${offline.length} partitions without a leader (${offline[0]}, ...)`);
+    }
     return topics;
   } finally {
     await admin.disconnect().catch(() => {});

@@ -17,6 +17,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkg = path.resolve(here, '..');
@@ -70,6 +71,16 @@ function storedBytes(prefix) {
   return total;
 }
 
+/** Remove the bench's topics so they do not pile up in the local broker (restarts load every topic). */
+async function deleteTopics(base) {
+  const { Kafka, logLevel } = createRequire(path.join(root, 'package.json'))('kafkajs');
+  const admin = new Kafka({ brokers: [BROKER], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${base}.`));
+  if (mine.length) await admin.deleteTopics({ topics: mine });
+  await admin.disconnect();
+}
+
 const waitFor = async (cond, ms = 120_000) => {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -118,7 +129,7 @@ async function workerMain() {
   const lib = await import(pathToFileURL(bundle).href);
   let consumed = 0;
   let firstAt;
-  const source = new lib.KafkaSource({ brokers: broker, groupId: `${prefix}.g`, topicPrefix: prefix, fromBeginning: true, logger: lib.silentLogger });
+  const source = new lib.KafkaSource({ brokers: broker, groupId: `${prefix}.g`, topicPrefix: prefix, fromBeginning: true, logger: lib.silentLogger, ...JSON.parse(process.env.BENCH_SOURCE_OPTS ?? '{}') });
   await source.start({
     onBatch: (events) => {
       firstAt ??= performance.now();
@@ -162,6 +173,8 @@ async function run(lib, bundle, compression) {
   const e2eMs = performance.now() - t0;
   await c.worker.terminate();
 
+  const storedA = storedBytes(`${base}.a`);
+  await deleteTopics(base);
   return {
     compression,
     events: N,
@@ -169,7 +182,7 @@ async function run(lib, bundle, compression) {
     'source ev/s': Math.round(N / (consumeMs / 1000)),
     'end-to-end ev/s': Math.round(N / (e2eMs / 1000)),
     'JSON B/event': Math.round(jsonBytes),
-    'stored B/event': Math.round((storedBytes(`${base}.a`) / N) * 10) / 10,
+    'stored B/event': Math.round((storedA / N) * 10) / 10,
     'produce requests': produced.stats.batches,
     dropped: produced.stats.dropped + (result.consumed === N ? 0 : NaN),
   };

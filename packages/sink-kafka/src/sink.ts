@@ -1,4 +1,4 @@
-import kafkajs, { type ICustomPartitioner, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import kafkajs, { type Admin, type ICustomPartitioner, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { BoxwatchError, createLogger, type IEvent, type Logger, type Sink, type SinkStats } from '@boxwatch/core';
 import { createKafka } from './connection.js';
 import { BoundedQueue } from './queue.js';
@@ -32,6 +32,10 @@ export interface KafkaSinkStats extends SinkStats {
  * be stopped between attempts.
  */
 const INNER_RETRY = { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 };
+
+/** Topic creation on start() is worth waiting for (a broker that just started is still settling). */
+const ADMIN_RETRY = { retries: 8, initialRetryTime: 200, maxRetryTime: 3000 };
+const TOPIC_READY_TIMEOUT_MS = 30_000;
 
 /** After close()'s timeout, how long a send already in flight gets to settle before close() returns. */
 const IN_FLIGHT_GRACE_MS = 2000;
@@ -202,20 +206,23 @@ export class KafkaSink implements Sink {
   }
 
   private async ensureTopics(): Promise<void> {
-    const admin = this.kafka.admin();
+    const admin = this.kafka.admin({ retry: ADMIN_RETRY });
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
       const wanted = topicsFor(this.config.topicPrefix, EVENT_FAMILIES).filter((t) => !existing.has(t));
       if (wanted.length === 0) return;
+      // kafkajs's own waitForLeaders gives up on the first UNKNOWN_TOPIC_OR_PARTITION, which a broker
+      // answers for a moment after creating a topic (often, right after it restarted): wait ourselves.
       await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: wanted.map((topic) => ({
           topic,
           numPartitions: this.config.partitions,
           replicationFactor: this.config.replicationFactor,
         })),
       });
+      await waitForLeaders(admin, wanted, TOPIC_READY_TIMEOUT_MS);
       this.logger.info({ topics: wanted, partitions: this.config.partitions }, 'created kafka topics');
     } finally {
       await admin.disconnect();
@@ -355,3 +362,23 @@ const memoisedDefaultPartitioner: ICustomPartitioner = () => {
     return partition;
   };
 };
+
+/** Wait until every partition of `topics` has a leader; retriable metadata errors are waited out. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let problem = 'no leader yet';
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      const settled = meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+      if (settled) return;
+    } catch (err) {
+      if (!(err as { retriable?: boolean }).retriable) throw err;
+      problem = (err as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new BoxwatchError('ERR_STATE', `kafka topics ${topics.join(', ')} not ready after ${timeoutMs} ms: ${problem}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

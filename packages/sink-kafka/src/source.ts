@@ -28,6 +28,13 @@ const sourceSchema = z
     sessionTimeoutMs: z.number().int().min(1000).default(30_000),
     heartbeatIntervalMs: z.number().int().min(100).default(3_000),
     maxBytesPerPartition: z.number().int().positive().default(4 * 1024 * 1024),
+    /**
+     * The broker answers a fetch once it has this many bytes or maxWaitTimeMs passed. Waiting for a
+     * little data instead of answering per produced batch keeps a busy consumer from spending its time
+     * on many tiny fetches.
+     */
+    minBytes: z.number().int().min(1).default(1),
+    maxWaitTimeMs: z.number().int().min(0).default(5_000),
     /** Partitions processed in parallel; order holds within a partition either way. */
     partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(1),
   })
@@ -104,6 +111,8 @@ export class KafkaSource {
       sessionTimeout: this.config.sessionTimeoutMs,
       heartbeatInterval: this.config.heartbeatIntervalMs,
       maxBytesPerPartition: this.config.maxBytesPerPartition,
+      minBytes: this.config.minBytes,
+      maxWaitTimeInMs: this.config.maxWaitTimeMs,
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.assignment = { ...payload.memberAssignment };

@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@boxwatch/core';
 import { KafkaSink, topicsFor } from '@boxwatch/sink-kafka';
-import { BROKER, consumeAll, makeEvent, startBroker, stopBroker, uniquePrefix, waitFor } from './helpers.js';
+import { BROKER, consumeAll, makeEvent, startBroker, stopBroker, uniquePrefix, waitFor, deleteTestTopics } from './helpers.js';
 
 // These tests stop and restart the shared broker; integration files run one at a time
 // (vitest.config.ts), and the broker is left running at the end.
 beforeAll(() => startBroker());
-afterAll(() => startBroker());
+afterAll(async () => {
+  startBroker();
+  await deleteTestTopics();
+});
 
 /** A sink that retries quickly, so recovery after the restart is prompt. */
 function sinkFor(prefix: string, queueSize: number): KafkaSink {

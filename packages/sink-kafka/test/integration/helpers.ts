@@ -14,9 +14,28 @@ function kafkaSh(command: 'start' | 'stop' | 'status'): void {
 export const startBroker = (): void => kafkaSh('start');
 export const stopBroker = (): void => kafkaSh('stop');
 
+const usedPrefixes: string[] = [];
+
 /** A topic prefix no other test (or earlier run) used, so tests never see each other's events. */
 export function uniquePrefix(name: string): string {
-  return `test.${name}.${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const prefix = `test.${name}.${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  usedPrefixes.push(prefix);
+  return prefix;
+}
+
+/**
+ * Delete the topics this test file created (call in afterAll). Left behind, they pile up across runs
+ * and every broker restart has to load them all (hundreds of partitions made a restart take 17 s).
+ */
+export async function deleteTestTopics(): Promise<void> {
+  const admin = rawKafka().admin();
+  await admin.connect();
+  try {
+    const mine = (await admin.listTopics()).filter((t) => usedPrefixes.some((p) => t.startsWith(`${p}.`)));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export function rawKafka(): Kafka {

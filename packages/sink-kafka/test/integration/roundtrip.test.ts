@@ -1,9 +1,10 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventFromJSON, silentLogger, type IEvent } from '@boxwatch/core';
 import { KafkaSink, topicsFor, messageKey, EVENT_FAMILIES } from '@boxwatch/sink-kafka';
-import { BROKER, consumeAll, makeEvent, rawKafka, startBroker, uniquePrefix } from './helpers.js';
+import { BROKER, consumeAll, makeEvent, rawKafka, startBroker, uniquePrefix, deleteTestTopics } from './helpers.js';
 
 beforeAll(() => startBroker());
+afterAll(() => deleteTestTopics());
 
 describe('KafkaSink against a real broker', () => {
   it('creates one topic per family with the configured partitions', async () => {

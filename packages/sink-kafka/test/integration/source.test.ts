@@ -1,9 +1,10 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, type IEvent } from '@boxwatch/core';
 import { KafkaSink, KafkaSource, topicsFor } from '@boxwatch/sink-kafka';
-import { BROKER, makeEvent, rawKafka, startBroker, uniquePrefix, waitFor } from './helpers.js';
+import { BROKER, makeEvent, rawKafka, startBroker, uniquePrefix, waitFor, deleteTestTopics } from './helpers.js';
 
 beforeAll(() => startBroker());
+afterAll(() => deleteTestTopics());
 
 const PARTITIONS = 4;
 
