@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // import.meta.url locates files shipped in the package; shim it in the CJS build.
+  shims: true,
 });
