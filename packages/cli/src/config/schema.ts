@@ -9,7 +9,8 @@ export const PLUGIN_CHOICES = ['syscall', 'fileopen', 'cnetwork', 'resources'] a
 export const FORMATS = ['pretty', 'ndjson'] as const;
 export const OUTPUTS = ['kafka', 'ndjson', 'pretty', 'none'] as const;
 
-const pluginOptions = z.record(z.string(), z.unknown());
+// A plugin key with only comments under it is YAML null: same as no options.
+const pluginOptions = z.record(z.string(), z.unknown()).nullable();
 
 export const configSchema = z
   .object({

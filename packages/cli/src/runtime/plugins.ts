@@ -9,7 +9,7 @@ import type { ConfigSource } from '../config/load.js';
  */
 export function createConfiguredPlugins(config: BoxwatchConfig, source: ConfigSource): Userspace[] {
   return config.plugins.map((name) => {
-    const options = config.pluginOptions[name];
+    const options = config.pluginOptions[name] ?? undefined;
     try {
       return createPlugin(name, options);
     } catch (err) {

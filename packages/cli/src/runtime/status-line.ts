@@ -71,7 +71,7 @@ export class StatusLine {
   }
 
   draw(): void {
-    const cols = this.stream.columns ?? 120;
+    const cols = this.stream.columns || 160; // 0 on a pty without a size (script, some CI)
     this.stream.write(`\r\x1b[2K${this.render().slice(0, Math.max(20, cols - 1))}`);
     this.drawn = true;
   }

@@ -111,3 +111,14 @@ describe('API token', () => {
     expect(e.message).toContain('chmod 600');
   });
 });
+
+describe('examples/boxwatch.yaml', () => {
+  it('is a valid config whose plugin options the plugins accept', () => {
+    const f = new URL('../../../../examples/boxwatch.yaml', import.meta.url).pathname;
+    const loaded = loadConfig(f);
+    expect(loaded.config.api.port).toBe(7070);
+    expect(loaded.config.kafka.sink).toEqual({ lingerMs: 5 });
+    const plugins = createConfiguredPlugins(loaded.config, loaded.source);
+    expect(plugins.map((p) => p.name)).toEqual(['syscall', 'fileopen', 'cnetwork', 'resources']);
+  });
+});
