@@ -10,6 +10,8 @@ const noContainers: ContainerResolver = {
   find: () => null,
   list: () => [],
   cgroupIdOf: () => null,
+  details: () => null,
+  byIp: () => null,
   onChange: () => () => undefined,
 };
 const ctx: DecodeContext = { host: 'h', clock: new KernelClock(), containers: noContainers };
