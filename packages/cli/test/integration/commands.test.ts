@@ -3,7 +3,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, ROOT, ensureBuilt, tempDir } from '../harness.js';
+import { CLI, CliProcess, ROOT, ensureBuilt, tempDir } from '../harness.js';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
 
@@ -66,5 +66,24 @@ describe('boxwatch rules lint', () => {
     expect(cli('rules', 'lint', f).status).toBe(1);
     const r = cli('rules', 'lint', '--with-default', f);
     expect(r.status, r.stderr).toBe(0);
+  });
+});
+
+describe('a plugin that cannot start', () => {
+  it('is logged with its reason and the agent runs the others', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'boxwatch.yaml');
+    // fileopen forced onto its kretprobe variant, which this kernel cannot attach.
+    writeFileSync(file, `stateDir: ${dir}\noutput: ndjson\ndetector: {models: false}\napi: {port: 0}\nplugins: [syscall, fileopen]\npluginOptions:\n  fileopen:\n    variant: kretprobe\n`);
+    const p = new CliProcess(['agent', '--config', file]);
+    try {
+      const api = await p.apiUrl();
+      const failed = p.stderr.find((l) => l.json?.plugin === 'fileopen' && l.json.state === 'failed');
+      expect(String(failed?.json?.err)).toContain('kprobe');
+      const health = (await (await fetch(`${api}/healthz`)).json()) as { plugins: Record<string, string> };
+      expect(health.plugins).toEqual({ syscall: 'running', fileopen: 'failed' });
+    } finally {
+      expect((await p.stop()).code).toBe(0);
+    }
   });
 });
