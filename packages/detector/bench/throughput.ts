@@ -1,8 +1,13 @@
 /**
- * Events/s through the default rules + all models on one core (memory per 100 containers: not measured yet).
+ * Events/s through the default rules + all models on one core, and the detector's heap per 100 containers.
  * Run from the repo root (vite-node resolves @boxwatch/* to sources through vitest.config.ts):
  *   node --expose-gc node_modules/.bin/vite-node -c vitest.config.ts packages/detector/bench/throughput.ts
- * Env: CONTAINERS (100), SECONDS_SIM (60), VARIANT = all | rules | models.
+ * Env: CONTAINERS (100), SECONDS_SIM (60), VARIANT = all | rules | models, ROUNDS (7).
+ * Each round reports wall-clock and CPU-time rates (this VM is shared: CPU time is the steadier figure);
+ * the summary gives min and median over the rounds after the first (warm-up).
+ * Memory: heap after a forced GC (needs --expose-gc) with the detector trained on CONTAINERS containers
+ * and run through the detection rounds, minus the heap with the same detector empty (the detection event
+ * array is allocated before both readings, the learning events are garbage by the second).
  *
  * Mix per simulated second and container (typical of a busy web container with sequence mode on):
  * 8 syscall.count, 2 syscall.seq (120 syscalls each), ~10 file.open, ~3 net.connect/flow, 1 exec.
@@ -50,28 +55,69 @@ function build(cs: ContainerInfo[], seconds: number, t0: number): IEvent[] {
 
 const cs = containers(CONTAINERS);
 const t0 = Date.parse('2025-11-28T10:00:00Z');
-const learn = build(cs, 40, t0);
 const detect = build(cs, SECONDS, t0 + 40_000);
 const syscallsPerSeq = 120;
 
 const variant = process.env.VARIANT ?? 'all'; // all | rules | models
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const gc = (globalThis as { gc?: () => void }).gc;
+const heap = (): number => {
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+};
 const d = new Detector({ flushIntervalMs: 0, ...(variant === 'models' ? { rules: [] } : {}), models: variant === 'rules' ? false : { learning: { learnMs: 30_000 } } });
 let alerts = 0;
 d.on('alert', () => alerts++);
-for (const e of learn) d.ingest(e);
+// Learn in 5-second slices so the learning events never all live at once (and are gone before the reading).
+for (let s = 0; s < 40; s += 5) for (const e of build(cs, 5, t0 + s * 1000)) d.ingest(e);
 if (variant !== 'rules' && d.phase !== 'detecting') throw new Error(`still ${d.phase} after the learning run`);
 
-for (let round = 0; round < 3; round++) {
+const wallRates: number[] = [];
+const cpuRates: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (const e of detect) d.ingest(e);
   const ns = Number(process.hrtime.bigint() - start);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
   const eps = detect.length / (ns / 1e9);
+  const cpuEps = detect.length / cpuS;
+  if (round > 0) {
+    wallRates.push(eps);
+    cpuRates.push(cpuEps);
+  }
   const seqEvents = detect.filter((e) => e.type === 'syscall.seq').length;
   console.log(
-    `round ${round}: ${detect.length} events in ${(ns / 1e6).toFixed(0)} ms = ${Math.round(eps).toLocaleString('en')} events/s ` +
-      `(${Math.round((seqEvents * syscallsPerSeq) / (ns / 1e9)).toLocaleString('en')} sequenced syscalls/s), alerts so far ${alerts}`,
+    `round ${round}: ${detect.length} events in ${(ns / 1e6).toFixed(0)} ms wall / ${(cpuS * 1e3).toFixed(0)} ms CPU = ${Math.round(eps).toLocaleString('en')} events/s wall, ` +
+      `${Math.round(cpuEps).toLocaleString('en')} events/s CPU (${Math.round((seqEvents * syscallsPerSeq) / cpuS).toLocaleString('en')} sequenced syscalls/s), alerts so far ${alerts}`,
   );
 }
+const fmt = (xs: number[]): string => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `min ${Math.round(s[0]!).toLocaleString('en')}, median ${Math.round(s[Math.floor(s.length / 2)]!).toLocaleString('en')}, max ${Math.round(s[s.length - 1]!).toLocaleString('en')}`;
+};
+console.log(`events/s (${wallRates.length} rounds after warm-up) wall: ${fmt(wallRates)}; CPU: ${fmt(cpuRates)}`);
+if (gc) {
+  // A second detector, built once everything above has settled (vite-node's loader frees memory for a
+  // while after start-up, which made a before/after reading around the first detector meaningless).
+  const h0 = heap();
+  const d2 = new Detector({ flushIntervalMs: 0, ...(variant === 'models' ? { rules: [] } : {}), models: variant === 'rules' ? false : { learning: { learnMs: 30_000 } } });
+  const h1 = heap();
+  for (let s = 0; s < 40; s += 5) for (const e of build(cs, 5, t0 + s * 1000)) d2.ingest(e);
+  for (const e of detect) d2.ingest(e);
+  const h2 = heap();
+  // Keep the detection events alive up to here: V8 frees a local after its last use, which would
+  // subtract their size from the reading.
+  if (detect.length === 0) console.log('no events');
+  const mib = (x: number) => (x / 1048576).toFixed(2);
+  console.log(
+    `heap: empty detector ${mib(h1 - h0)} MiB; trained on ${CONTAINERS} containers (${d2.stats().models.images} images, ${d2.stats().processes} processes) ` +
+      `+${mib(h2 - h1)} MiB = ${mib(((h2 - h1) / CONTAINERS) * 100)} MiB per 100 containers`,
+  );
+  await d2.close();
+} else console.log('run with --expose-gc for the memory figure');
 const st = d.stats();
 console.log(`rules loaded ${st.rules.loaded}, evaluations ${st.rules.evaluations}, matches ${st.rules.matches}; images ${st.models.images}, processes ${st.processes}`);
 await d.close();

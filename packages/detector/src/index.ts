@@ -5,7 +5,7 @@ export { parseRuleText, PRIORITIES, normalisePriority, type Priority, type Parse
 export { EVENT_FIELDS, PROC_FIELDS } from './rules/fields.js';
 export { ProcessTable, type ProcEntry } from './context/process-table.js';
 export { ModelSet, imageKey, MODEL_FILE_VERSION, type ModelOptions, type ModelsJSON, type ImageProgress } from './models/model-set.js';
-export { ngramHash, ngramKey, type StideOptions } from './models/stide.js';
+export { ngramHash, ngramKey, packNgram, unpackNgram, type StideOptions, type StideEncoding } from './models/stide.js';
 export type { FrequencyOptions } from './models/frequency.js';
 export type { ResourceOptions } from './models/resource.js';
 export type { LearningOptions } from './models/learning.js';

@@ -9,11 +9,12 @@ import { BoxwatchError } from '@boxwatch/core';
 import { advance, learningFraction, learningTimeLeft, newLearningState, type LearningOptions, type LearningState } from './learning.js';
 import { newNoveltyProfile, noveltyFromJSON, noveltyToJSON, observeNovelty, type NoveltyJSON, type NoveltyProfile } from './novelty.js';
 import { FrequencyModel, newFrequencyProfile, type FrequencyOptions, type FrequencyProfile } from './frequency.js';
-import { StideModel, newStideProfile, type StideOptions, type StideProfile } from './stide.js';
+import { StideModel, newStideProfile, type StideEncoding, type StideOptions, type StideProfile } from './stide.js';
 import { ResourceModel, newResourceProfile, type ResourceOptions, type ResourceProfile } from './resource.js';
 import type { Phase, Report } from './types.js';
 
-export const MODEL_FILE_VERSION = 1;
+/** 2: STIDE profiles carry `encoding` (packed10 keys). Version 1 files (FNV keys) still load, as encoding fnv. */
+export const MODEL_FILE_VERSION = 2;
 
 export interface ModelOptions {
   learning?: LearningOptions;
@@ -50,7 +51,7 @@ interface ProfileJSON {
   learning: LearningState;
   novelty: NoveltyJSON;
   frequency: Omit<FrequencyProfile, 'samples'> & { samples?: Record<string, number>[] };
-  stide: { n: number; window: number; threshold: number; ngrams: string[]; pending: string[] };
+  stide: { n: number; encoding?: StideEncoding; window: number; threshold: number; ngrams: string[]; pending: string[] };
   resource: ResourceProfile;
 }
 
@@ -147,6 +148,7 @@ export class ModelSet {
         frequency: p.frequency.trained ? { ...p.frequency, samples: [] } : p.frequency,
         stide: {
           n: p.stide.n,
+          encoding: p.stide.encoding,
           window: p.stide.window,
           threshold: p.stide.threshold,
           ngrams: [...p.stide.ngrams].map(String),
@@ -159,8 +161,8 @@ export class ModelSet {
 
   /** Replace all profiles with saved ones. Throws ERR_CONFIG for a file of another format. */
   load(json: ModelsJSON): void {
-    if (!json || json.version !== MODEL_FILE_VERSION || !Array.isArray(json.profiles)) {
-      throw new BoxwatchError('ERR_CONFIG', `model file: expected version ${MODEL_FILE_VERSION} with a profiles array`, { field: 'version' });
+    if (!json || (json.version !== MODEL_FILE_VERSION && json.version !== 1) || !Array.isArray(json.profiles)) {
+      throw new BoxwatchError('ERR_CONFIG', `model file: expected version ${MODEL_FILE_VERSION} (or 1) with a profiles array`, { field: 'version' });
     }
     this.profiles.clear();
     for (const j of json.profiles) {
@@ -168,7 +170,9 @@ export class ModelSet {
       p.learning = { ...j.learning };
       p.novelty = noveltyFromJSON(j.novelty);
       p.frequency = { ...newFrequencyProfile(), ...j.frequency, samples: j.frequency.samples ?? [] };
-      p.stide = { n: j.stide.n, window: j.stide.window, threshold: j.stide.threshold, ngrams: new Set(j.stide.ngrams.map(Number)), pending: new Set(j.stide.pending.map(Number)) };
+      // Version 1 keyed n-grams by FNV; keep using FNV for such a profile so its database stays valid.
+      const encoding: StideEncoding = j.stide.encoding ?? 'fnv';
+      p.stide = { n: j.stide.n, encoding, window: j.stide.window, threshold: j.stide.threshold, ngrams: new Set(j.stide.ngrams.map(Number)), pending: new Set(j.stide.pending.map(Number)) };
       p.resource = { ...newResourceProfile(), ...j.resource };
       this.profiles.set(p.image, p);
     }

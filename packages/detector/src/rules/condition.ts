@@ -9,6 +9,7 @@ import { strings } from '@bufbuild/cel/ext';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { CONTAINER_FIELDS, PROC_FIELDS, eventFieldKnown } from './fields.js';
 import type { Bindings } from './bindings.js';
+import { FALLBACK, compileJs, type ListIndex } from './compile-js.js';
 
 /** One environment for all conditions: the CEL standard library plus the strings extension. */
 export const CEL_ENV: CelEnv = celEnv({ funcs: [...strings] });
@@ -219,6 +220,8 @@ export interface CompiledCondition {
   refs: ConditionRefs;
   types: string[] | null;
   expanded: string;
+  /** 'js': the subset compiler handles it (CEL only on FALLBACK); 'cel': the interpreter runs it. */
+  engine: 'js' | 'cel';
 }
 
 /**
@@ -230,6 +233,8 @@ export function compileCondition(
   macros: ReadonlyMap<string, string>,
   lists: ReadonlySet<string>,
   forcedTypes: readonly string[] | null,
+  /** Named lists' items; when given, the condition is also compiled to a JS closure where possible. */
+  listIndexes?: ReadonlyMap<string, ListIndex>,
 ): CompiledCondition {
   const expanded = expandMacros(text, macros);
   let parsed;
@@ -251,8 +256,14 @@ export function compileCondition(
   if (problem) throw new ConditionError(problem);
   const planned = plan(CEL_ENV, parsed);
   // A CEL error (missing field, wrong type) means "no match": Falco treats unknown values the same way.
-  const program: Program = (bindings) => planned(bindings as never) === true;
-  return { program, refs, types, expanded };
+  const cel: Program = (bindings) => planned(bindings as never) === true;
+  const js = listIndexes ? compileJs(expr, listIndexes) : null;
+  if (!js) return { program: cel, refs, types, expanded, engine: 'cel' };
+  const program: Program = (bindings) => {
+    const r = js(bindings.scope);
+    return r === FALLBACK ? cel(bindings) : r;
+  };
+  return { program, refs, types, expanded, engine: 'js' };
 }
 
 export { isCelError };

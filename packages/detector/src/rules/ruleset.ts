@@ -5,6 +5,7 @@
 import { configError, type BoxwatchError } from '@boxwatch/core';
 import { BindingsBuilder, type Bindings, type EvalScope } from './bindings.js';
 import { ConditionError, checkPaths, compileCondition, typeMatches, type Program } from './condition.js';
+import { listIndex, type ListIndex } from './compile-js.js';
 import { compileOutput, type OutputTemplate } from './output.js';
 import { normalisePriority, type ParsedFile, type Priority, type RuleItem } from './loader.js';
 
@@ -17,6 +18,8 @@ export interface CompiledRule {
   types: string[] | null;
   condition: string;
   program: Program;
+  /** 'js' when the condition runs as a compiled closure (CEL decides only what the subset cannot), else 'cel'. */
+  engine: 'js' | 'cel';
   output: OutputTemplate;
   file: string;
   line: number;
@@ -120,6 +123,7 @@ export function compileRuleSet(files: readonly ParsedFile[]): RuleSet {
   const builder = new BindingsBuilder();
   for (const [name, items] of lists) builder.defineList(name, items);
   const listNames = new Set(lists.keys());
+  const listIndexes = new Map<string, ListIndex>([...lists].map(([name, items]) => [name, listIndex(items)]));
 
   // Check macros on their own so a broken macro is reported at its own line.
   for (const f of files) {
@@ -141,7 +145,7 @@ export function compileRuleSet(files: readonly ParsedFile[]): RuleSet {
       const text = item.exceptions?.length
         ? `(${item.condition})${item.exceptions.map((e) => ` && !(${e.condition})`).join('')}`
         : item.condition;
-      const compiled = compileCondition(text, macros, listNames, item.events ?? null);
+      const compiled = compileCondition(text, macros, listNames, item.events ?? null, listIndexes);
       let output: OutputTemplate;
       try {
         output = compileOutput(item.output);
@@ -163,6 +167,7 @@ export function compileRuleSet(files: readonly ParsedFile[]): RuleSet {
         types: compiled.types,
         condition: compiled.expanded,
         program: compiled.program,
+        engine: compiled.engine,
         output,
         file,
         line,

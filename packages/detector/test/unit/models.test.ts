@@ -4,7 +4,8 @@
  */
 import { describe, expect, test, beforeEach } from 'vitest';
 import type { IEvent } from '@boxwatch/core';
-import { Detector, ngramHash, ngramKey, type AlertEvent } from '@boxwatch/detector';
+import { Detector, ngramHash, ngramKey, packNgram, unpackNgram, type AlertEvent } from '@boxwatch/detector';
+import fc from 'fast-check';
 import { DB, advance, connect, ev, exec, resetClock } from '../helpers/events.js';
 import { normalRun, normalSecond, rng } from '../helpers/workload.js';
 
@@ -145,11 +146,46 @@ describe('n-gram hash', () => {
     expect(ngramKey([1, 2, 3, 4, 5])).toBe(Number(ngramHash([1, 2, 3, 4, 5]) & ((1n << 53n) - 1n)));
   });
 
-  test('the learned database stores exactly ngramKey() of the n-grams seen', () => {
+  test('the learned database stores exactly packNgram() of the n-grams seen (encoding packed10)', () => {
     const { d } = trained();
-    const db = new Set(d.modelsJSON().profiles[0]!.stide.ngrams);
-    expect(db.has(String(ngramKey([288, 0, 257, 5, 40])))).toBe(true); // accept read openat fstat sendfile
-    expect(db.has(String(ngramKey([288, 0, 41, 42, 33])))).toBe(false);
+    const stide = d.modelsJSON().profiles[0]!.stide;
+    expect(stide.encoding).toBe('packed10');
+    const db = new Set(stide.ngrams);
+    expect(db.has(String(packNgram([288, 0, 257, 5, 40])))).toBe(true); // accept read openat fstat sendfile
+    expect(db.has(String(packNgram([288, 0, 41, 42, 33])))).toBe(false);
     void d.close();
+  });
+
+  test('packNgram is exact and reversible for ids below 1023', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 1022 }), { minLength: 1, maxLength: 5 }), (ids) => {
+        expect(unpackNgram(packNgram(ids), ids.length)).toEqual(ids);
+      }),
+    );
+    expect(unpackNgram(packNgram([5000, 1, 0x40000001]), 3)).toEqual([1023, 1, 1023]);
+  });
+
+  test('a version 1 model file (FNV keys) still loads and detects with its FNV database', () => {
+    const { d } = trained();
+    const json = d.modelsJSON();
+    // Rewrite the saved database as version 1 held it: ngramKey() of each n-gram, no encoding field.
+    const v1 = JSON.parse(JSON.stringify(json));
+    v1.version = 1;
+    for (const p of v1.profiles) {
+      delete p.stide.encoding;
+      p.stide.ngrams = p.stide.ngrams.map((k: string) => String(ngramKey(unpackNgram(Number(k), p.stide.n))));
+      p.stide.pending = [];
+    }
+    const fresh = new Detector({ rules: [], flushIntervalMs: 0, models: { learning: { learnMs: LEARN_MS } } });
+    fresh.loadModelsJSON(v1);
+    expect(fresh.modelsJSON().profiles[0]!.stide.encoding).toBe('fnv');
+    const alerts: AlertEvent[] = [];
+    fresh.on('alert', (a) => alerts.push(a));
+    feed(fresh, normalRun(78, 60));
+    expect(alerts).toEqual([]);
+    fresh.ingest(ev('syscall.seq', { syscalls: [288, 0, 41, 42, 33, 33, 33, 59] }, { pid: 200, tid: 202, comm: 'nginx' }));
+    expect(alerts.map((a) => a.model)).toEqual(['syscall-sequence']);
+    void d.close();
+    void fresh.close();
   });
 });
