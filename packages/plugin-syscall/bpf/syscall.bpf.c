@@ -49,6 +49,9 @@ const volatile bool host_processes = false;
 const volatile bool filter_cgroups = false;
 const volatile bool sequence_mode = false;
 const volatile bool process_events = true;
+/* Sequence mode: a partly filled per-thread buffer is flushed at the thread's first syscall after
+ * its oldest id is this old. */
+const volatile u64 seq_max_age_ns = 1000000000ULL;
 /* Per syscall id: SC_KIND_*; set from the `detail` option before load. The tail-call table
  * detail_progs is filled after load for exactly these ids. */
 const volatile u8 detail_kind[SC_MAX_SYSCALL] = {};
@@ -146,6 +149,7 @@ struct {
  * (entries are RCU-freed, so a program still writing into an entry being deleted never writes
  * into another thread's reused entry); entries are deleted when the thread exits. */
 struct sc_seq_buf {
+	u64 first_ns; /* when ids[0] was appended */
 	u32 count;
 	u32 _pad;
 	u16 ids[SC_SEQ_N];
@@ -246,18 +250,23 @@ static __always_inline void seq_append(struct task_struct *task, u32 tid, u32 id
 {
 	struct sc_seq_buf *b = bpf_map_lookup_elem(&seq_bufs, &tid);
 	if (!b) {
-		struct sc_seq_buf init = { .count = 1 };
+		struct sc_seq_buf init = { .count = 1, .first_ns = bpf_ktime_get_ns() };
 		init.ids[0] = (u16)id;
 		if (bpf_map_update_elem(&seq_bufs, &tid, &init, BPF_NOEXIST) != 0)
 			count_drop(SC_DROP_SEQ_BUF);
 		return;
 	}
-	u32 n = b->count;
-	if (n >= SC_SEQ_N) /* cannot happen (flushed at SC_SEQ_N); keeps the index provably bounded */
-		n = 0;
+	/* count is always < SC_SEQ_N (reset to 0 on flush); the mask (SC_SEQ_N is 2^k) is what lets
+	 * the verifier see the index is in bounds. */
+	u32 n = b->count & (SC_SEQ_N - 1);
+	u64 now = bpf_ktime_get_ns();
+	if (n == 0)
+		b->first_ns = now;
 	b->ids[n] = (u16)id;
 	n++;
-	if (n == SC_SEQ_N) {
+	/* Flush when full, or when the oldest id is older than seq_max_age_ns, so a thread that
+	 * makes few syscalls still reports them within about that time (at its next syscall). */
+	if (n == SC_SEQ_N || now - b->first_ns > seq_max_age_ns) {
 		seq_flush(task, b, n);
 		n = 0;
 	}

@@ -132,6 +132,20 @@ describe('syscall plugin on real containers', () => {
     expect(ids).toContain(id('execve'));
   });
 
+  it('sequence mode flushes a partly filled buffer at the first syscall after it is a second old', async () => {
+    h.log.clear();
+    // sh waits 2 s for sleep (one wait4); its next syscall finds its buffer older than 1 s.
+    expect((await dockerExec(box.name, 'sh', '-c', 'sleep 2; exit 0')).code).toBe(0);
+    type Ev = IEvent & { argv: string[]; syscalls: number[] };
+    const sh = await waitFor('process.exec of sh', () => (h.log.events as Ev[]).find((e) => e.type === 'process.exec' && e.argv[2] === 'sleep 2; exit 0'));
+    await waitFor('process.exit of sh', () => h.log.events.find((e) => e.type === 'process.exit' && e.pid === sh.pid));
+    const records = (h.log.events as Ev[]).filter((e) => e.type === 'syscall.seq' && e.tid === sh.pid);
+    expect(records.length).toBeGreaterThanOrEqual(2);
+    // Full records hold 64 ids and the exit flush is the last: a shorter one before it was flushed by age.
+    expect(records.slice(0, -1).some((r) => r.syscalls.length < 64)).toBe(true);
+    expect(records.flatMap((r) => r.syscalls)).toContain(id('wait4'));
+  });
+
   it('reported no failures and lost nothing', () => {
     expect(h.log.failures).toEqual([]);
     const stats = plugin.stats();
