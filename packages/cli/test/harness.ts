@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +15,25 @@ export const CLI = join(ROOT, 'packages/cli/dist/cli.js');
 export const IMAGE = 'boxwatch-test/busybox:latest';
 export const docker = new Docker();
 
-/** The integration tests run the built CLI; build it (and the packages it imports) once if missing. */
+/** Newest modification time of the files below `dir`. */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * The integration tests run the built CLI: build everything when it is missing, and rebuild the CLI
+ * when its sources are newer than dist/ (a stale build would test old code).
+ */
 export function ensureBuilt(): void {
-  if (existsSync(CLI)) return;
-  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('npm run build failed');
+  const args = !existsSync(CLI) ? ['run', 'build'] : newest(join(ROOT, 'packages/cli/src')) > statSync(CLI).mtimeMs ? ['run', 'build', '-w', 'packages/cli'] : null;
+  if (!args) return;
+  const r = spawnSync('npm', args, { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed`);
 }
 
 export async function ensureImage(): Promise<void> {

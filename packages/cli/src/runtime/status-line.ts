@@ -53,6 +53,9 @@ export class StatusLine {
     }
     this.lastAt = now;
     const parts = [rates.join(' '), `containers ${stats.containers}`, `lost ${short(lost)}`, `alerts ${this.src.alerts()}`];
+    // The in-process detector's input queue: only worth a place on the line when it falls behind.
+    const feed = stats.sinks.detector;
+    if (feed && (feed.dropped > 0 || feed.queued > 10_000)) parts.push(`detector queue ${short(feed.queued)} dropped ${short(feed.dropped)}`);
     const d = this.src.detector;
     if (d) {
       const p = d.progress();
