@@ -4,17 +4,20 @@
  * action (the kernel event's wall time) to the alert line is measured and printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { CliProcess, ensureBuilt, ensureImage, execIn, readToken, removeContainers, runContainer, tempDir, testName, until, type Line } from '../harness.js';
 
 const names: string[] = [];
 let cli: CliProcess;
 let api: string;
 let token: string;
+let state: string;
 
 beforeAll(async () => {
   ensureBuilt();
   await ensureImage();
-  const state = tempDir();
+  state = tempDir();
   cli = new CliProcess(['run', '--format', 'ndjson', '--status', 'never', '--state-dir', state, '--api-port', '0']);
   api = await cli.apiUrl();
   token = readToken(state);
@@ -85,5 +88,14 @@ describe('boxwatch run', () => {
     expect(r.code).toBe(0);
     const stopped = cli.stderr.find((l) => l.json?.msg === 'stopped');
     expect(stopped).toBeDefined();
+  });
+
+  it('saved the learned models at stop, and the next run loads them (no second learning period)', async () => {
+    expect(existsSync(join(state, 'models.json'))).toBe(true);
+    const again = new CliProcess(['run', '--format', 'ndjson', '--status', 'never', '--state-dir', state, '--api-port', '0', '--duration', '2']);
+    const { code } = await again.exited;
+    expect(code).toBe(0);
+    expect(again.stderr.some((l) => l.json?.msg === 'learned models loaded')).toBe(true);
+    expect(again.stderr.find((l) => l.json?.msg === 'detecting')?.json?.models).toBe('resumed');
   });
 });
