@@ -164,3 +164,18 @@ export async function until<T>(fn: () => T | Promise<T>, timeoutMs: number, what
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** Delete the Kafka topics a test created under its own prefix (the broker is shared). */
+export async function deleteTopics(prefix: string): Promise<void> {
+  const { default: kafkajs } = await import('kafkajs');
+  const admin = new kafkajs.Kafka({ brokers: ['127.0.0.1:9092'], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+    if (topics.length) await admin.deleteTopics({ topics });
+  } catch {
+    /* the broker may be gone already; nothing to clean then */
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}

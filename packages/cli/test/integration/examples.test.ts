@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ROOT, ensureBuilt, ensureImage, execIn, removeContainers, runContainer, testName, until } from '../harness.js';
+import { ROOT, deleteTopics, ensureBuilt, ensureImage, execIn, removeContainers, runContainer, testName, until } from '../harness.js';
 
 const names: string[] = [];
 const EX = join(ROOT, 'examples');
@@ -81,5 +81,6 @@ describe('examples', () => {
     await until(() => p.out.some((l) => l.includes('"rule":"Read sensitive file"') && l.includes(`"name":"${name}"`)), 40_000, `alert via Kafka\n${p.stderr().slice(-3000)}`);
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
+    await deleteTopics(prefix);
   });
 });

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { CliProcess, ROOT, ensureBuilt, ensureImage, execIn, readToken, removeContainers, runContainer, tempDir, testName } from '../harness.js';
+import { CliProcess, ROOT, deleteTopics, ensureBuilt, ensureImage, execIn, readToken, removeContainers, runContainer, tempDir, testName } from '../harness.js';
 
 const names: string[] = [];
 const prefix = `bwtest-cli-${randomBytes(3).toString('hex')}`;
@@ -54,6 +54,7 @@ afterAll(async () => {
   await removeContainers(names);
   await agent?.stop();
   await detector?.stop();
+  await deleteTopics(prefix);
 });
 
 describe('agent → Kafka → detect', () => {
