@@ -190,7 +190,13 @@ export class ProcessTable {
   private entryFor(event: IEvent): ProcEntry {
     const existing = this.procs.get(event.pid);
     if (existing) {
-      if (!existing.known) existing.comm = event.comm;
+      // No exec seen for this process (made up from a header, or forked from one): its name is only its
+      // comm. Events of several plugins arrive in separate ring buffers, so a file.open of a freshly
+      // exec'd `cat` can come before the process.exec: follow the comm rather than keep the old name.
+      if (!existing.known || existing.exe === '') {
+        existing.comm = event.comm;
+        existing.name = event.comm;
+      }
       return existing;
     }
     const e = event as unknown as Record<string, unknown>;
