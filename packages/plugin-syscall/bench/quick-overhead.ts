@@ -27,34 +27,37 @@ async function main() {
   const h = await harness();
   const box = await startContainer('bench');
   await h.registry.inspect(box.id);
-  const inBox = ['docker', 'exec', box.name];
-  const onHost = ['/bin/busybox'];
-  const measure = (where: string[]) => median(Array.from({ length: RUNS }, () => timed(where)));
-  const rows: Array<[string, number, number]> = [];
-  const base = { box: measure(inBox), host: measure(onHost) };
-  rows.push(['no plugin', base.box, base.host]);
-  const modes: Array<[string, SyscallPluginOptions]> = [
-    ['counters only, watch all', { detail: [], processEvents: false }],
-    ['defaults (counters + detail + process)', {}],
-    ['watch list (cgroup filter)', { watch: [box.name] }],
-    ['watch list + sequence mode', { watch: [box.name], sequence: true }],
-  ];
-  for (const [label, opts] of modes) {
-    const p = new SyscallPlugin({ drainIntervalMs: 1000, ...opts });
-    const t0 = performance.now();
-    await p.start(h.ctx);
-    const loadMs = performance.now() - t0;
-    rows.push([`${label} (start ${loadMs.toFixed(0)} ms)`, measure(inBox), measure(onHost)]);
-    await p.stop();
+  try {
+    const inBox = ['docker', 'exec', box.name];
+    const onHost = ['/bin/busybox'];
+    const measure = (where: string[]) => median(Array.from({ length: RUNS }, () => timed(where)));
+    const rows: Array<[string, number, number]> = [];
+    const base = { box: measure(inBox), host: measure(onHost) };
+    rows.push(['no plugin', base.box, base.host]);
+    const modes: Array<[string, SyscallPluginOptions]> = [
+      ['counters only, watch all', { detail: [], processEvents: false }],
+      ['defaults (counters + detail + process)', {}],
+      ['watch list (cgroup filter)', { watch: [box.name] }],
+      ['watch list + sequence mode', { watch: [box.name], sequence: true }],
+    ];
+    for (const [label, opts] of modes) {
+      const p = new SyscallPlugin({ drainIntervalMs: 1000, ...opts });
+      const t0 = performance.now();
+      await p.start(h.ctx);
+      const loadMs = performance.now() - t0;
+      rows.push([`${label} (start ${loadMs.toFixed(0)} ms)`, measure(inBox), measure(onHost)]);
+      await p.stop();
+    }
+    const syscalls = 2 * BYTES;
+    console.log(`dd bs=1 count=${BYTES} (${syscalls} syscalls), median of ${RUNS}; ns/syscall added vs no plugin`);
+    for (const [label, b, hst] of rows) {
+      const add = (t: number, t0: number) => (((t - t0) * 1e9) / syscalls).toFixed(0);
+      console.log(`${label.padEnd(58)} container ${b.toFixed(2)} s (+${add(b, base.box)} ns)   host ${hst.toFixed(2)} s (+${add(hst, base.host)} ns)`);
+    }
+  } finally {
+    h.registry.close();
+    await removeContainers([box]);
   }
-  const syscalls = 2 * BYTES;
-  console.log(`dd bs=1 count=${BYTES} (${syscalls} syscalls), median of ${RUNS}; ns/syscall added vs no plugin`);
-  for (const [label, b, hst] of rows) {
-    const add = (t: number, t0: number) => (((t - t0) * 1e9) / syscalls).toFixed(0);
-    console.log(`${label.padEnd(58)} container ${b.toFixed(2)} s (+${add(b, base.box)} ns)   host ${hst.toFixed(2)} s (+${add(hst, base.host)} ns)`);
-  }
-  h.registry.close();
-  await removeContainers([box]);
 }
 
 void main();
