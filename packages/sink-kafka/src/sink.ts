@@ -252,10 +252,17 @@ export class KafkaSink implements Sink {
     }
   }
 
-  /** Send the head of the queue until it is empty; on failure keep the batch and back off. */
+  /**
+   * Send the head of the queue until it is empty; on failure back off and resend the very same batch.
+   * "The same" matters: the idempotent producer numbers each partition's messages, and the broker only
+   * recognises a resend as a duplicate when it carries exactly the messages of the first attempt. A
+   * retry that took a fresh, longer slice of the queue would reuse the sequence numbers for different
+   * messages, and the broker rejects that (OUT_OF_ORDER_SEQUENCE_NUMBER).
+   */
   private async runPump(): Promise<void> {
-    while (this.queue.length > 0 && !this.aborting) {
-      const batch = this.queue.peek(this.config.batchSize);
+    let batch: Outgoing[] | undefined;
+    while ((batch !== undefined || this.queue.length > 0) && !this.aborting) {
+      batch ??= this.queue.peek(this.config.batchSize);
       try {
         await this.producer.sendBatch({
           topicMessages: groupByTopic(batch),
@@ -274,6 +281,7 @@ export class KafkaSink implements Sink {
         return;
       }
       this.queue.shift(batch.length);
+      batch = undefined;
       this.batches++;
       if (this.lastError !== undefined) {
         this.logger.info({ queued: this.queue.length, dropped: this.dropped }, 'kafka reachable again, resuming');

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
@@ -13,6 +13,13 @@ function kafkaSh(command: 'start' | 'stop' | 'status'): void {
 }
 export const startBroker = (): void => kafkaSh('start');
 export const stopBroker = (): void => kafkaSh('stop');
+
+/** Stop the broker without blocking the event loop, so a sink keeps sending while it shuts down. */
+export function stopBrokerAsync(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [SCRIPT, 'stop'], { timeout: 170_000 }, (err) => (err ? reject(err) : resolve()));
+  });
+}
 
 const usedPrefixes: string[] = [];
 
