@@ -262,6 +262,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     o.Set("jitedLen", Napi::Number::New(env, pi.jited_prog_len));
     o.Set("runTimeNs", Napi::Number::New(env, static_cast<double>(pi.run_time_ns)));
     o.Set("runCnt", Napi::Number::New(env, static_cast<double>(pi.run_cnt)));
+    // Runs skipped because the program was already running on this CPU (e.g. a tracepoint hit
+    // from inside another BPF program): events silently missing otherwise.
+    o.Set("recursionMisses", Napi::Number::New(env, static_cast<double>(pi.recursion_misses)));
     return o;
   }
 

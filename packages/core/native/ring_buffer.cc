@@ -5,6 +5,11 @@
 // Records are copied into one reusable ArrayBuffer as frames [u32 length][u32 reserved][bytes,
 // padded to 8] and handed to JS in one call per batch: (buffer, usedBytes, recordCount). The JS
 // side must decode synchronously; the buffer is overwritten by the next batch.
+//
+// libbpf 1.1's ring_buffer__consume drains until the ring is empty, which never happens while a
+// producer outpaces a slow handler: the event loop would starve. Each drain is therefore a slice
+// of at most maxRecordsPerSlice records (the sample callback returns -1 after copying the last
+// one, which libbpf treats as "stop, record consumed"); the rest continues on the next loop turn.
 #include <bpf/libbpf.h>
 #include <uv.h>
 
@@ -41,6 +46,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     Napi::Object opts = info[2].As<Napi::Object>();
     capacity_ = opts.Get("batchBytes").As<Napi::Number>().Uint32Value();
     drain_ms_ = opts.Get("drainMs").As<Napi::Number>().Uint32Value();
+    if (opts.Has("maxRecordsPerSlice")) slice_limit_ = opts.Get("maxRecordsPerSlice").As<Napi::Number>().Uint32Value();
+    if (slice_limit_ == 0) slice_limit_ = 1;
     if (capacity_ < 64) throw Napi::RangeError::New(env, "batchBytes must be at least 64");
 
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, capacity_);
@@ -64,6 +71,9 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     timer_ = new uv_timer_t;
     uv_timer_init(loop, timer_);
     timer_->data = this;
+    again_ = new uv_timer_t;
+    uv_timer_init(loop, again_);
+    again_->data = this;
     Start();
     Ref();  // stay alive while consuming, even if JS drops its reference
   }
@@ -72,8 +82,11 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
 
  private:
   static int OnSample(void* ctx, void* data, size_t size) {
-    static_cast<RingBuffer*>(ctx)->Append(static_cast<const uint8_t*>(data), static_cast<uint32_t>(size));
-    return 0;
+    auto* self = static_cast<RingBuffer*>(ctx);
+    self->Append(static_cast<const uint8_t*>(data), static_cast<uint32_t>(size));
+    // Past the slice budget: stop here. libbpf has already advanced past this record, and we
+    // have copied it, so nothing is lost.
+    return ++self->slice_count_ >= self->slice_limit_ ? -1 : 0;
   }
 
   void Append(const uint8_t* data, uint32_t size) {
@@ -108,22 +121,37 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     }
   }
 
-  int ConsumeNow() {
+  // One slice; returns the records consumed and whether the budget ran out (more may be waiting).
+  uint32_t ConsumeSlice(bool* exhausted) {
+    *exhausted = false;
     if (!rb_ || closed_) return 0;
+    slice_count_ = 0;
     in_consume_++;
-    int n = ring_buffer__consume(rb_);
+    int rc = ring_buffer__consume(rb_);
     in_consume_--;
+    uint32_t n = slice_count_;
+    *exhausted = rc < 0 && slice_count_ >= slice_limit_;
     if (!closed_) Flush();
     if (closed_ && in_consume_ == 0) Teardown();
     return n;
   }
 
+  // From the poll and timers: one slice, and a continuation on the next loop turn if needed.
+  void ConsumeScheduled() {
+    bool exhausted = false;
+    ConsumeSlice(&exhausted);
+    if (exhausted && again_ && running_ && !closed_) {
+      slices_deferred_++;
+      uv_timer_start(again_, &RingBuffer::OnTimer, 0, 0);
+    }
+  }
+
   static void OnPoll(uv_poll_t* h, int status, int events) {
-    if (h->data) static_cast<RingBuffer*>(h->data)->ConsumeNow();
+    if (h->data) static_cast<RingBuffer*>(h->data)->ConsumeScheduled();
   }
 
   static void OnTimer(uv_timer_t* h) {
-    if (h->data) static_cast<RingBuffer*>(h->data)->ConsumeNow();
+    if (h->data) static_cast<RingBuffer*>(h->data)->ConsumeScheduled();
   }
 
   void Start() {
@@ -137,6 +165,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     if (!running_) return;
     uv_poll_stop(poll_);
     uv_timer_stop(timer_);
+    uv_timer_stop(again_);
     running_ = false;
   }
 
@@ -147,10 +176,11 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
       poll_ = nullptr;
     }
-    if (timer_) {
-      timer_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-      timer_ = nullptr;
+    for (uv_timer_t** t : {&timer_, &again_}) {
+      if (!*t) continue;
+      (*t)->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(*t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      *t = nullptr;
     }
     if (rb_) {
       ring_buffer__free(rb_);
@@ -171,9 +201,16 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     Start();
     return info.Env().Undefined();
   }
-  // Consume what is available right now; returns the number of records consumed.
+  // drain(maxSlices = 1): consume up to maxSlices slices now; returns the records consumed.
   Napi::Value Drain(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), ConsumeNow());
+    uint32_t max_slices = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 1;
+    double total = 0;
+    for (uint32_t i = 0; i < max_slices; i++) {
+      bool exhausted = false;
+      total += ConsumeSlice(&exhausted);
+      if (!exhausted) break;
+    }
+    return Napi::Number::New(info.Env(), total);
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (!closed_) {
@@ -190,6 +227,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     o.Set("records", Napi::Number::New(env, static_cast<double>(records_)));
     o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
     o.Set("oversized", Napi::Number::New(env, static_cast<double>(oversized_)));
+    o.Set("slicesDeferred", Napi::Number::New(env, static_cast<double>(slices_deferred_)));
     return o;
   }
 
@@ -198,10 +236,12 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   Napi::Reference<Napi::ArrayBuffer> buffer_;
   uint8_t* data_ = nullptr;
   uint32_t capacity_ = 0, used_ = 0, count_ = 0, drain_ms_ = 10;
-  uint64_t records_ = 0, batches_ = 0, oversized_ = 0;
+  uint64_t records_ = 0, batches_ = 0, oversized_ = 0, slices_deferred_ = 0;
+  uint32_t slice_limit_ = 65536, slice_count_ = 0;
   struct ring_buffer* rb_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
+  uv_timer_t* again_ = nullptr;  // continuation of a drain that hit its slice budget
   bool running_ = false, closed_ = false;
   int in_consume_ = 0;
 };

@@ -113,12 +113,22 @@ export abstract class BpfPlugin implements Userspace {
     if (!this.obj) return;
     try {
       await this.onStop();
-      for (const r of this.readers) r.drain();
+      this.drainRingBuffers();
     } finally {
       this.obj.close();
       this.obj = null;
       this.readers = [];
     }
+  }
+
+  /**
+   * Consume everything waiting in this plugin's ring buffers now (bounded): lets a plugin deliver
+   * streamed records before the aggregates it drains from maps, keeping events in order.
+   */
+  protected drainRingBuffers(maxSlices = 16): number {
+    let n = 0;
+    for (const r of this.readers) n += r.drain(maxSlices);
+    return n;
   }
 
   /** Ring-buffer statistics of each reader (records, batches, lost, decode errors). */

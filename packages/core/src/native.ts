@@ -45,6 +45,8 @@ export interface NativeProgramStats {
   /** Cumulative run time and count; collected only while kernel.bpf_stats_enabled=1. */
   runTimeNs: number;
   runCnt: number;
+  /** Runs the kernel skipped because the program was already active on that CPU. */
+  recursionMisses: number;
 }
 
 export interface NativeLink {
@@ -70,9 +72,9 @@ export interface NativeBpfObject {
 export interface NativeRingBuffer {
   pause(): void;
   resume(): void;
-  drain(): number;
+  drain(maxSlices?: number): number;
   close(): void;
-  stats(): { records: number; batches: number; oversized: number };
+  stats(): { records: number; batches: number; oversized: number; slicesDeferred: number };
 }
 
 /** Errors thrown by the binding carry the errno and, for loads, libbpf's log. */
@@ -91,7 +93,7 @@ export interface NativeBinding {
   RingBuffer: new (
     mapFd: number,
     onBatch: (buffer: ArrayBuffer, usedBytes: number, records: number) => void,
-    options: { batchBytes: number; drainMs: number },
+    options: { batchBytes: number; drainMs: number; maxRecordsPerSlice: number },
   ) => NativeRingBuffer;
   mapLookup(fd: number, key: Buffer, valueOut: Buffer, flags?: number): boolean;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;

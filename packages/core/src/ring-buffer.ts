@@ -11,6 +11,11 @@ export interface RingBufferOptions {
   batchBytes?: number;
   /** Drain interval in ms (default 10): producers submit without wakeups. */
   drainMs?: number;
+  /**
+   * Most records handled per drain slice before yielding to the event loop (default 65536): a
+   * producer faster than the handler cannot starve timers and I/O.
+   */
+  maxRecordsPerSlice?: number;
   /** The per-CPU lost-events counter map (BW_RINGBUF's `<name>_lost`). */
   lostCounter?: BpfMap<number, bigint>;
   /** Called when the handler throws; the record is counted in decodeErrors and skipped. */
@@ -22,6 +27,8 @@ export interface RingBufferStats {
   batches: number;
   /** Records too large for the batch buffer (never expected with sane sizes; counted, not hidden). */
   oversized: number;
+  /** Drains that hit the slice budget and continued on the next event-loop turn. */
+  slicesDeferred: number;
   /** Records the kernel could not reserve (buffer full), summed over CPUs. */
   lost: number;
   /** Records whose handler threw. */
@@ -69,6 +76,7 @@ export class RingBufferReader {
       this.handle = new (native().RingBuffer)(mapFd, onBatch, {
         batchBytes: options.batchBytes ?? 1 << 20,
         drainMs: options.drainMs ?? 10,
+        maxRecordsPerSlice: options.maxRecordsPerSlice ?? 65536,
       });
     } catch (err) {
       throw wrapNativeError(err, `ring buffer ${mapName}`);
@@ -89,9 +97,12 @@ export class RingBufferReader {
     this.live().resume();
   }
 
-  /** Consume what is available now; returns the number of records. */
-  drain(): number {
-    return this.live().drain();
+  /**
+   * Consume what is available now, at most `maxSlices` slices of maxRecordsPerSlice records
+   * (default: until empty, up to 64 slices); returns the number of records.
+   */
+  drain(maxSlices = 64): number {
+    return this.live().drain(maxSlices);
   }
 
   /** Records lost in the kernel (reserve failed), summed over CPUs. */
@@ -101,7 +112,7 @@ export class RingBufferReader {
   }
 
   stats(): RingBufferStats {
-    const s = this.handle?.stats() ?? { records: 0, batches: 0, oversized: 0 };
+    const s = this.handle?.stats() ?? { records: 0, batches: 0, oversized: 0, slicesDeferred: 0 };
     return { ...s, lost: this.handle ? this.lost() : 0, decodeErrors: this.decodeErrors };
   }
 

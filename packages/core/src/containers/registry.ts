@@ -18,6 +18,8 @@ export interface ContainerRegistryOptions {
 
 interface Entry extends ContainerDetails {
   stoppedAt?: number;
+  /** Known only from its cgroup name so far (the runtime has not been asked yet). */
+  bare?: boolean;
 }
 
 /** Canonical text of an IP address: v4-mapped IPv6 as IPv4, IPv6 expanded and lower-case. */
@@ -165,13 +167,16 @@ export class DockerContainerRegistry implements ContainerResolver {
       cgroupId = this.cgroups.cgroupIdOf(data.Id);
     }
     const existing = this.entries.get(data.Id);
-    const entry: Entry = { info, pid, ips, cgroupId, running };
+    // Events emitted before the inspection finished hold the bare-id object: fill it in place so
+    // those not yet serialised get the name and image too.
+    if (existing) Object.assign(existing.info, info);
+    const entry: Entry = { info: existing?.info ?? info, pid, ips, cgroupId, running };
     this.entries.set(data.Id, entry);
     if (cgroupId !== null) {
       this.byCgroup.set(cgroupId, entry);
       this.notContainer.delete(cgroupId);
     }
-    if (running && (!existing || !existing.running)) this.changes.emit('change', { kind: 'start', container: info } satisfies Change);
+    if (running && (!existing || !existing.running || existing.bare)) this.changes.emit('change', { kind: 'start', container: entry.info } satisfies Change);
     if (!running && existing?.running) this.markStopped(data.Id);
   }
 
@@ -214,7 +219,7 @@ export class DockerContainerRegistry implements ContainerResolver {
       this.notContainer.set(cgroupId, now);
       return null;
     }
-    const entry: Entry = { info: { id, runtime: runtimeFromCgroupName(`docker/${id}`) }, pid: 0, ips: [], cgroupId, running: true };
+    const entry: Entry = { info: { id, runtime: runtimeFromCgroupName(`docker/${id}`) }, pid: 0, ips: [], cgroupId, running: true, bare: true };
     this.entries.set(id, entry);
     this.byCgroup.set(cgroupId, entry);
     if (!this.closed) void this.inspect(id);

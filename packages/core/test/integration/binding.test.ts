@@ -118,6 +118,24 @@ describe('ring buffer', () => {
     expect(received + lost).toBe(sent);
   });
 
+  it('drains in bounded slices so a fast producer cannot starve the event loop', async () => {
+    const o = track(loadTestObject());
+    let n = 0;
+    const rb = o.ringBuffer('events', () => n++, { maxRecordsPerSlice: 100, drainMs: 1000 });
+    getppidTimes(1000);
+    expect(rb.drain(1)).toBe(100);
+    expect(n).toBe(100);
+    expect(rb.drain(3)).toBe(300);
+    expect(n).toBe(400);
+    // The scheduled path continues on later event-loop turns until everything is delivered.
+    getppidTimes(1000);
+    const deadline = Date.now() + 5000;
+    while (n < 2000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(n).toBe(2000);
+    expect(rb.stats().slicesDeferred).toBeGreaterThan(0);
+    expect(rb.stats().lost).toBe(0);
+  });
+
   it('keeps going when the record handler throws, counting the failures', () => {
     const o = track(loadTestObject());
     let calls = 0;

@@ -22,7 +22,7 @@ import { getppidTimes, TEST_OBJECT } from '../helpers/test-object.js';
 
 /** A real BPF plugin on the test program: one `test.getppid` event per getppid of this process. */
 class GetppidPlugin extends BpfPlugin {
-  readonly name = 'getppid';
+  readonly name: string = 'getppid';
   readonly eventTypes = ['test.getppid'];
   readonly variants: HookVariant[] = [
     { name: 'fentry', programs: ['on_sys_enter'], requires: ['fentry'] },

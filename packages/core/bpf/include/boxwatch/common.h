@@ -55,10 +55,19 @@ static __always_inline u32 bw_task_ns_tgid(struct task_struct *task)
 }
 
 /* Is this task inside a container? Host tasks (level 0) are not, unless the plugin was loaded
- * with host processes on. */
+ * with host processes on. Works with any task pointer (probe reads). */
 static __always_inline bool bw_is_container_task(struct task_struct *task)
 {
 	return bw_task_own_pidns_level(task) > 0;
+}
+
+/* The same test for a BTF-typed task pointer (bpf_get_current_task_btf(), tp_btf arguments):
+ * direct loads instead of two bpf_probe_read_kernel calls. This runs on every syscall of every
+ * process in the syscall plugin, so the difference is measurable. */
+static __always_inline bool bw_is_container_task_btf(struct task_struct *task)
+{
+	struct pid *pid = task->thread_pid;
+	return pid && pid->level > 0;
 }
 
 /* Fill the common header from the current task. */
