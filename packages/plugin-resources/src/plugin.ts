@@ -69,7 +69,10 @@ export class ResourcesPlugin implements Userspace {
   }
 
   async start(ctx: PluginContext): Promise<void> {
-    if (this.ctx) throw new BoxwatchError('ERR_STATE', 'resources plugin already started');
+    if (this.ctx && !this.stopped) throw new BoxwatchError('ERR_STATE', 'resources plugin already started');
+    // Started again after stop() (the control API's disable → enable): begin from a clean slate.
+    this.stopped = false;
+    this.failedIntervals = 0;
     const { procRoot } = this.options;
     const layout = detectLayout(await readFile(`${procRoot}/self/mountinfo`, 'latin1'));
     if (layout === null) {
@@ -105,6 +108,7 @@ export class ResourcesPlugin implements Userspace {
     this.unsubscribe = null;
     await this.running?.catch(() => undefined);
     await Promise.all([...this.samplers.keys()].map((id) => this.forget(id)));
+    this.ctx = null;
   }
 
   stats(): ResourcesStats {

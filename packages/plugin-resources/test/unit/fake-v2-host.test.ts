@@ -96,4 +96,23 @@ describe('resources plugin on a cgroup v2 host (fake tree)', () => {
     expect(log.events).toEqual([]);
     expect(logger.problems).toEqual([]);
   });
+
+  it('starts again after stop (control API disable → enable) and samples the container again', async () => {
+    const log = new EventLog();
+    const logger = new RecordingLogger();
+    const plugin = new ResourcesPlugin({ intervalMs: 100, procRoot: proc, initPid: async (id) => (id === ID ? PID : null) });
+    const ctx = makeContext(staticResolver([{ id: ID }]), log.push, logger);
+    await plugin.start(ctx);
+    await plugin.stop();
+    expect(plugin.stats().containers).toBe(0);
+    await plugin.start(ctx);
+    try {
+      expect(plugin.stats().containers).toBe(1);
+      await log.waitFor((x) => x.type === 'resource.usage', 1);
+      await expect(plugin.start(ctx)).rejects.toThrow(/already started/);
+    } finally {
+      await plugin.stop();
+    }
+    expect(logger.problems).toEqual([]);
+  });
 });
