@@ -47,6 +47,7 @@ export function containerName(role: string): string {
 export class Containers {
   readonly names: string[] = [];
 
+  /** `role` may carry a run prefix (`m1x2y3-web`): names are `bwtest-det-<role>-<random>`. */
   async start(role: string, args: string[] = [], cmd: string[] = ['sleep', '3600']): Promise<string> {
     const name = containerName(role);
     this.names.push(name);
@@ -71,7 +72,12 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function startPipeline(detectorOptions: DetectorOptions, syscall: SyscallPluginOptions = {}): Promise<Pipeline> {
+export async function startPipeline(
+  detectorOptions: DetectorOptions,
+  syscall: SyscallPluginOptions = {},
+  /** Events the detector gets (default all; model tests keep other engineers' containers of the same image out). */
+  accept: (e: IEvent) => boolean = () => true,
+): Promise<Pipeline> {
   const features = await probeFeatures();
   const collector = new Collector({
     plugins: [new SyscallPlugin({ drainIntervalMs: 1000, ...syscall }), new FileOpenPlugin(), new CNetworkPlugin({ flowIntervalMs: 1000 })],
@@ -84,7 +90,7 @@ export async function startPipeline(detectorOptions: DetectorOptions, syscall: S
   detector.on('alert', (a) => alerts.push(a));
   collector.on('event', (e) => {
     if (e.container?.name?.startsWith('bwtest-det-')) events.push(e);
-    detector.ingest(e);
+    if (accept(e)) detector.ingest(e);
   });
   await collector.start();
   const states = collector.pluginStates();
