@@ -21,6 +21,13 @@ export function renderMarkdown(r) {
     'and noisy: compare ratios, not absolute values, across runs.',
     '',
   );
+  const load1 = Number(String(r.loadavgBefore).split(' ')[0]);
+  if (load1 > m.nproc) {
+    L.push(
+      `> **Caution: this run was taken with a load average of ${load1} on ${m.nproc} CPUs** (other builds and tests running). Workload times varied up to 2× between rounds of the same configuration, so small added costs (section 2) are within the noise — negative per-round values mean a baseline round was slowed more than the measured one. Re-run \`npm run bench\` on a quiet machine before quoting them.`,
+      '',
+    );
+  }
 
   // 1 -------------------------------------------------------------------------------------------
   L.push('## 1. Event delivery: libbpf C vs cilium/ebpf Go vs boxwatch core', '');
