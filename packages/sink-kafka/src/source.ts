@@ -37,6 +37,8 @@ const sourceSchema = z
     maxWaitTimeMs: z.number().int().min(0).default(5_000),
     /** Partitions processed in parallel; order holds within a partition either way. */
     partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(1),
+    /** kafkajs retries (with backoff) when connecting and before a failing consumer is given up. */
+    retries: z.number().int().min(0).max(100).default(5),
   })
   .strict();
 
@@ -79,6 +81,11 @@ export interface KafkaSourceStats {
   handlerErrors: number;
   /** Partitions this member owns now, per topic. */
   assignment: Record<string, number[]>;
+  /** Times the kafkajs consumer crashed (it restarts itself after retriable errors). */
+  crashes: number;
+  /** False once the consumer crashed for good (a non-retriable error): nothing more will be consumed. */
+  running: boolean;
+  lastError?: string;
 }
 
 /** Checked at every HEARTBEAT_EVERY messages so a long batch does not get the member evicted. */
@@ -101,11 +108,13 @@ export class KafkaSource {
   private decodeErrors = 0;
   private handlerErrors = 0;
   private assignment: Record<string, number[]> = {};
+  private crashes = 0;
+  private lastError: string | undefined;
 
   constructor(options: KafkaSourceOptions) {
     this.config = parseOptions(sourceSchema, options) as KafkaSourceConfig;
     this.logger = (this.config.logger ?? createLogger({ name: 'boxwatch' })).child({ source: 'kafka' });
-    const kafka = createKafka(this.config, this.logger);
+    const kafka = createKafka(this.config, this.logger, { retries: this.config.retries });
     this.consumer = kafka.consumer({
       groupId: this.config.groupId,
       sessionTimeout: this.config.sessionTimeoutMs,
@@ -116,6 +125,18 @@ export class KafkaSource {
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.assignment = { ...payload.memberAssignment };
+    });
+    // A crash kafkajs does not restart from would otherwise leave the source silently idle.
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.crashes++;
+      this.lastError = payload.error.message;
+      if (payload.restart) {
+        this.logger.warn({ err: payload.error.message }, 'kafka consumer crashed; kafkajs restarts it');
+      } else {
+        this.state = 'stopped';
+        this.assignment = {};
+        this.logger.error({ err: payload.error.message }, 'kafka consumer crashed and stopped');
+      }
     });
   }
 
@@ -132,14 +153,21 @@ export class KafkaSource {
       throw new BoxwatchError('ERR_CONFIG', 'kafka source needs an onEvent or onBatch handler', { field: 'handlers' });
     }
     this.state = 'running';
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.topics, fromBeginning: this.config.fromBeginning });
-    await this.consumer.run({
-      autoCommit: true,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.processBatch(payload),
-    });
+    try {
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topics: this.topics, fromBeginning: this.config.fromBeginning });
+      await this.consumer.run({
+        autoCommit: true,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently,
+        eachBatch: (payload) => this.processBatch(payload),
+      });
+    } catch (err) {
+      // Leave it startable again (e.g. once the broker is reachable).
+      await this.consumer.disconnect().catch(() => {});
+      this.state = 'new';
+      throw err;
+    }
     this.logger.info({ groupId: this.config.groupId, topics: this.topics }, 'kafka source started');
   }
 
@@ -159,6 +187,9 @@ export class KafkaSource {
       decodeErrors: this.decodeErrors,
       handlerErrors: this.handlerErrors,
       assignment: this.assignment,
+      crashes: this.crashes,
+      running: this.state === 'running',
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }
 

@@ -76,3 +76,17 @@ describe('KafkaSink without a broker', () => {
     await sink.close();
   });
 });
+
+describe('KafkaSource without a broker', () => {
+  it('start() fails and leaves the source startable again', async () => {
+    const { KafkaSource } = await import('@boxwatch/sink-kafka');
+    const source = new KafkaSource({ brokers: '127.0.0.1:1', groupId: 'g', connectionTimeoutMs: 300, retries: 0, logger: silentLogger });
+    await expect(source.start(() => {})).rejects.toThrow();
+    expect(source.stats()).toMatchObject({ running: false, consumed: 0 });
+    // A second try is allowed (not ERR_STATE): it fails again only because still no broker answers.
+    const second = await source.start(() => {}).then(() => null, (err: unknown) => err as { code?: string; message: string });
+    expect(second?.message).toMatch(/ECONNREFUSED|connect/i);
+    expect(second?.code).toBeUndefined();
+    await source.stop();
+  });
+});
