@@ -1,11 +1,5 @@
 import { defineConfig } from 'tsup';
+import { libraryBuild } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/cli.ts', 'src/index.ts'],
-  format: ['esm'],
-  dts: { entry: 'src/index.ts', compilerOptions: { composite: false } },
-  tsconfig: 'tsconfig.build.json',
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-});
+// The command is ESM only; its library surface (src/index.ts) gets type declarations.
+export default defineConfig(libraryBuild({ entry: ['src/cli.ts', 'src/index.ts'], format: ['esm'], dts: { entry: 'src/index.ts', compilerOptions: { composite: false } } }));
