@@ -64,9 +64,15 @@ export abstract class BpfPlugin implements Userspace {
     this.ctx?.emit(event);
   }
 
+  private decodeCtx: DecodeContext | null = null;
+
+  /** The context decoders pass to decodeHeader (one object per start: it carries decode caches). */
   protected decodeContext(): DecodeContext {
-    const ctx = this.requireContext();
-    return { host: ctx.host, clock: ctx.clock, containers: ctx.containers };
+    if (!this.decodeCtx) {
+      const ctx = this.requireContext();
+      this.decodeCtx = { host: ctx.host, clock: ctx.clock, containers: ctx.containers };
+    }
+    return this.decodeCtx;
   }
 
   protected requireContext(): PluginContext {
@@ -80,6 +86,7 @@ export abstract class BpfPlugin implements Userspace {
     for (const s of skipped) ctx.logger.info({ plugin: this.name, variant: s.variant, missing: s.missing }, 'hook variant skipped');
     ctx.logger.info({ plugin: this.name, variant: variant.name }, 'hook variant chosen');
     this.ctx = ctx;
+    this.decodeCtx = null;
     this.variant = variant;
     const obj = BpfObject.open(this.objectPath);
     this.obj = obj;

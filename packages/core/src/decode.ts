@@ -1,9 +1,9 @@
 import { bw_event_header as H } from './generated/event-header.js';
 import type { ContainerResolver } from './plugin.js';
 import type { KernelClock } from './clock.js';
-import type { EventHeader } from './event.js';
+import type { ContainerInfo, EventHeader } from './event.js';
 
-/** What a decoder needs besides the record bytes. */
+/** What a decoder needs besides the record bytes. Create it once per plugin, not per record. */
 export interface DecodeContext {
   host: string;
   clock: KernelClock;
@@ -13,10 +13,37 @@ export interface DecodeContext {
 /** Size of struct bw_event_header, the prefix of every record. */
 export const EVENT_HEADER_SIZE = H.size;
 const HOST_FLAG = 0x1;
+const O = H.offsets;
+
+/**
+ * Per-context memo of the last cgroup seen: records arrive in runs from the same container, so the
+ * cgroup id BigInt and the resolver lookup are reused while the id repeats. Refreshed every
+ * REVALIDATE records so a container that became known (or went away) is picked up.
+ */
+interface CgroupMemo {
+  lo: number;
+  hi: number;
+  id: bigint;
+  container: ContainerInfo | null;
+  uses: number;
+}
+const REVALIDATE = 1024;
+const memos = new WeakMap<DecodeContext, CgroupMemo>();
+
+function containerOf(view: DataView, offset: number, ctx: DecodeContext): CgroupMemo {
+  const lo = view.getUint32(offset + O.cgroup_id, true);
+  const hi = view.getUint32(offset + O.cgroup_id + 4, true);
+  let m = memos.get(ctx);
+  if (m && m.lo === lo && m.hi === hi && ++m.uses < REVALIDATE) return m;
+  const id = (BigInt(hi) << 32n) | BigInt(lo);
+  m = { lo, hi, id, container: ctx.containers.byCgroupId(id), uses: 0 };
+  memos.set(ctx, m);
+  return m;
+}
 
 /** Plugin-defined record type of the record at `offset` (header.type). */
 export function recordType(view: DataView, offset: number): number {
-  return view.getUint16(offset + H.offsets.type, true);
+  return view.getUint16(offset + O.type, true);
 }
 
 /**
@@ -24,24 +51,51 @@ export function recordType(view: DataView, offset: number): number {
  * flagged the task as a host task (initial pid namespace).
  */
 export function decodeHeader(view: DataView, offset: number, ctx: DecodeContext): EventHeader {
-  const ts = view.getBigUint64(offset + H.offsets.ts_ns, true);
-  const cgroupId = view.getBigUint64(offset + H.offsets.cgroup_id, true);
-  const host = (view.getUint8(offset + H.offsets.flags) & HOST_FLAG) !== 0;
+  const tsLo = view.getUint32(offset + O.ts_ns, true);
+  const tsHi = view.getUint32(offset + O.ts_ns + 4, true);
+  const host = (view.getUint8(offset + O.flags) & HOST_FLAG) !== 0;
+  const cg = containerOf(view, offset, ctx);
   return {
-    time: ctx.clock.toDate(ts),
-    ts,
+    time: new Date(ctx.clock.msFromParts(tsLo, tsHi)),
+    ts: view.getBigUint64(offset + O.ts_ns, true),
     host: ctx.host,
-    container: host ? null : ctx.containers.byCgroupId(cgroupId),
-    cgroupId,
-    pid: view.getUint32(offset + H.offsets.tgid, true),
-    tid: view.getUint32(offset + H.offsets.pid, true),
-    comm: readCString(view, offset + H.offsets.comm, H.sizes.comm),
+    container: host ? null : cg.container,
+    cgroupId: cg.id,
+    pid: view.getUint32(offset + O.tgid, true),
+    tid: view.getUint32(offset + O.pid, true),
+    comm: readComm(view, offset + O.comm),
   };
 }
 
 /** Process id inside the container's own pid namespace. */
 export function headerNsPid(view: DataView, offset: number): number {
-  return view.getUint32(offset + H.offsets.ns_tgid, true);
+  return view.getUint32(offset + O.ns_tgid, true);
+}
+
+/**
+ * Task comm (16 bytes) through a small direct-mapped cache keyed by its four 32-bit words: a
+ * machine runs few distinct commands, and building the string costs more than the lookup.
+ */
+const COMM_SLOTS = 256;
+const commWords = new Uint32Array(COMM_SLOTS * 4);
+const commStrings: Array<string | undefined> = new Array(COMM_SLOTS);
+
+function readComm(view: DataView, offset: number): string {
+  const a = view.getUint32(offset, true);
+  const b = view.getUint32(offset + 4, true);
+  const c = view.getUint32(offset + 8, true);
+  const d = view.getUint32(offset + 12, true);
+  const slot = ((a ^ (b * 31) ^ (c * 17) ^ d) >>> 0) % COMM_SLOTS;
+  const w = slot * 4;
+  const cached = commStrings[slot];
+  if (cached !== undefined && commWords[w] === a && commWords[w + 1] === b && commWords[w + 2] === c && commWords[w + 3] === d) return cached;
+  const s = readCString(view, offset, H.sizes.comm);
+  commWords[w] = a;
+  commWords[w + 1] = b;
+  commWords[w + 2] = c;
+  commWords[w + 3] = d;
+  commStrings[slot] = s;
+  return s;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -61,7 +115,7 @@ export function readCString(view: DataView, offset: number, max: number): string
     end++;
   }
   if (end === offset) return '';
-  if (!ascii) return utf8.decode(new Uint8Array(view.buffer, view.byteOffset + offset, end - offset));
+  if (!ascii || end - offset > 64) return utf8.decode(new Uint8Array(view.buffer, view.byteOffset + offset, end - offset));
   let s = '';
   for (let i = offset; i < end; i++) s += String.fromCharCode(view.getUint8(i));
   return s;

@@ -1,0 +1,61 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeHeader, EVENT_HEADER_LAYOUT as H, KernelClock, type ContainerInfo, type ContainerResolver } from '@boxwatch/core';
+
+function resolver(lookup: (id: bigint) => ContainerInfo | null): ContainerResolver {
+  return { byCgroupId: lookup, find: () => null, list: () => [], details: () => null, byIp: () => null, cgroupIdOf: () => null, onChange: () => () => {} };
+}
+
+function writeHeader(v: DataView, off: number, h: { ts: bigint; cgroup: bigint; tgid: number; pid: number; flags: number; comm: string }): void {
+  v.setBigUint64(off + H.offsets.ts_ns, h.ts, true);
+  v.setBigUint64(off + H.offsets.cgroup_id, h.cgroup, true);
+  v.setUint32(off + H.offsets.tgid, h.tgid, true);
+  v.setUint32(off + H.offsets.pid, h.pid, true);
+  v.setUint8(off + H.offsets.flags, h.flags);
+  for (let i = 0; i < 16; i++) v.setUint8(off + H.offsets.comm + i, i < h.comm.length ? h.comm.charCodeAt(i) : 0);
+}
+
+describe('decodeHeader', () => {
+  it('decodes every field of arbitrary headers, through the comm and cgroup caches', () => {
+    const ctx = { host: 'h', clock: new KernelClock(), containers: resolver((id) => (id % 2n === 0n ? { id: `c${id}` } : null)) };
+    const buf = new DataView(new ArrayBuffer(H.size));
+    const comm = fc.string({ maxLength: 15, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz:[]-_0123456789'.split('')) });
+    fc.assert(
+      fc.property(
+        fc.record({ ts: fc.bigInt({ min: 0n, max: 2n ** 63n }), cgroup: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), tgid: fc.nat(), pid: fc.nat(), host: fc.boolean(), comm }),
+        (h) => {
+          writeHeader(buf, 0, { ...h, flags: h.host ? 1 : 0 });
+          const d = decodeHeader(buf, 0, ctx);
+          expect(d.ts).toBe(h.ts);
+          expect(d.cgroupId).toBe(h.cgroup);
+          expect(d.pid).toBe(h.tgid);
+          expect(d.tid).toBe(h.pid);
+          expect(d.comm).toBe(h.comm);
+          expect(d.container).toEqual(h.host || h.cgroup % 2n === 1n ? null : { id: `c${h.cgroup}` });
+        },
+      ),
+    );
+  });
+
+  it('converts kernel time to wall-clock time within a millisecond', () => {
+    const clock = new KernelClock();
+    const mono = process.hrtime.bigint();
+    const wall = Date.now();
+    expect(Math.abs(clock.toDate(mono).getTime() - wall)).toBeLessThanOrEqual(2);
+    const buf = new DataView(new ArrayBuffer(H.size));
+    writeHeader(buf, 0, { ts: mono, cgroup: 1n, tgid: 1, pid: 1, flags: 1, comm: 'x' });
+    expect(Math.abs(decodeHeader(buf, 0, { host: 'h', clock, containers: resolver(() => null) }).time.getTime() - wall)).toBeLessThanOrEqual(2);
+  });
+
+  it('picks up a container that becomes known while records from it keep arriving', () => {
+    let known = false;
+    const ctx = { host: 'h', clock: new KernelClock(), containers: resolver(() => (known ? { id: 'late' } : null)) };
+    const buf = new DataView(new ArrayBuffer(H.size));
+    writeHeader(buf, 0, { ts: 1n, cgroup: 77n, tgid: 1, pid: 1, flags: 0, comm: 'sh' });
+    expect(decodeHeader(buf, 0, ctx).container).toBeNull();
+    known = true;
+    let seen: ContainerInfo | null = null;
+    for (let i = 0; i < 2048 && !seen; i++) seen = decodeHeader(buf, 0, ctx).container;
+    expect(seen).toEqual({ id: 'late' });
+  });
+});
