@@ -7,6 +7,8 @@
  *   2. watched-cgroup filter (hash of cgroup ids), only when filter_cgroups;
  *   3. per-(cgroup, tgid, syscall) counter;
  *   4. sequence mode (opt-in): append the id to the thread's buffer, flush 64 ids per record;
+ *      or kernel sequence filtering (opt-in, docs/stide-kernel.md): roll the thread's n-gram key,
+ *      count it per profile (learn) or look it up in the profile's known set and emit only misses;
  *   5. tail call into detail_progs[syscall id] when detail_kind[id] says the syscall is wanted.
  * Detail programs (tail-call targets, never attached) capture the arguments at entry into a
  * per-thread pending map; sys_exit adds the return value and moves the record to the ring buffer,
@@ -41,6 +43,10 @@ BW_EXPORT_STRUCT(sc_proc_exec_record);
 BW_EXPORT_STRUCT(sc_proc_fork_record);
 BW_EXPORT_STRUCT(sc_proc_exit_record);
 BW_EXPORT_STRUCT(sc_seq_record);
+BW_EXPORT_STRUCT(sc_kseq_record);
+BW_EXPORT_STRUCT(sc_kseq_key);
+BW_EXPORT_STRUCT(sc_kseq_counter);
+BW_EXPORT_STRUCT(sc_watch_value);
 BW_EXPORT_STRUCT(sc_count_key);
 BW_EXPORT_STRUCT(sc_count_value);
 
@@ -49,6 +55,10 @@ const volatile bool host_processes = false;
 const volatile bool filter_cgroups = false;
 const volatile bool sequence_mode = false;
 const volatile bool process_events = true;
+/* Kernel sequence filtering (needs filter_cgroups: the profile travels in the watched map). */
+const volatile bool kseq_enabled = false;
+/* n-gram length, 1..5 (SC_KSEQ_ID_BITS * n bits of key). */
+const volatile u32 kseq_n = 5;
 /* Sequence mode: a partly filled per-thread buffer is flushed at the thread's first syscall after
  * its oldest id is this old. */
 const volatile u64 seq_max_age_ns = 1000000000ULL;
@@ -58,13 +68,59 @@ const volatile u8 detail_kind[SC_MAX_SYSCALL] = {};
 
 BW_RINGBUF(events, 2 * 1024 * 1024);
 
-/* Watched containers' cgroup ids (value unused). Only consulted when filter_cgroups. */
+/* Watched containers' cgroup ids. Only consulted when filter_cgroups. The value carries the
+ * container's sequence profile, so kernel sequence filtering costs no extra cgroup lookup. */
+#define SC_KSEQ_SLOTS 4096
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, SC_KSEQ_SLOTS);
 	__type(key, u64);
-	__type(value, u8);
+	__type(value, struct sc_watch_value);
 } watched SEC(".maps");
+
+/* Kernel sequence filtering, per thread: the rolling packed key of its last n ids, how many ids
+ * it has made (up to n), and the matching n-grams since its last mismatch record. Task storage:
+ * freed with the task, no exit hook, and the lookup is a pointer chase from the task. */
+struct sc_kseq_task {
+	u64 key;
+	u64 gap;
+	u32 filled;
+	u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sc_kseq_task);
+} kseq_tasks SEC(".maps");
+
+/* Known n-grams of every profile (value unused), filled by userspace from the learned model.
+ * Sized by userspace (kernelSequence.maxKnownNgrams). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sc_kseq_key);
+	__type(value, u8);
+} kseq_known SEC(".maps");
+
+/* Learn mode: n-gram counts per profile, per CPU (no atomics on the hot path), drained by
+ * userspace with lookup-and-delete batches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sc_kseq_key);
+	__type(value, u64);
+} kseq_learn SEC(".maps");
+
+/* Per watched container (slot from the watched map), per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SC_KSEQ_SLOTS);
+	__type(key, u32);
+	__type(value, struct sc_kseq_counter);
+} kseq_counters SEC(".maps");
 
 /*
  * The counters. Why LRU_PERCPU_HASH drained with BPF_MAP_LOOKUP_AND_DELETE_BATCH:
@@ -209,6 +265,79 @@ static __always_inline bool wanted(struct task_struct *task)
 	return true;
 }
 
+/*
+ * Kernel sequence filtering: one step per syscall of a watched thread. Learn mode counts the
+ * thread's current n-gram for its profile; detect mode looks it up in the profile's known set and,
+ * only when it is not there, writes a record with the n ids and the number of matching n-grams the
+ * thread made since its previous record (`gap`), which lets userspace rebuild the thread's exact
+ * match/mismatch sequence for the STIDE window.
+ */
+static __always_inline void kseq_step(struct task_struct *task, struct sc_watch_value *w, u32 id)
+{
+	struct sc_kseq_task *st = bpf_task_storage_get(&kseq_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	u64 mask = (1ULL << (SC_KSEQ_ID_BITS * kseq_n)) - 1;
+	u64 key = ((st->key << SC_KSEQ_ID_BITS) | id) & mask;
+	st->key = key;
+	if (st->filled < kseq_n) {
+		st->filled++;
+		if (st->filled < kseq_n)
+			return;
+	}
+	u32 mode = w->mode;
+	if (mode == SC_KSEQ_OFF)
+		return;
+	u32 slot = w->slot;
+	struct sc_kseq_counter *c = bpf_map_lookup_elem(&kseq_counters, &slot);
+	struct sc_kseq_key k = { .ngram = key, .profile = w->profile, ._pad = 0 };
+	if (mode == SC_KSEQ_LEARN) {
+		u64 *cnt = bpf_map_lookup_elem(&kseq_learn, &k);
+		if (!cnt) {
+			u64 one = 1;
+			if (bpf_map_update_elem(&kseq_learn, &k, &one, BPF_NOEXIST) == 0)
+				goto learned;
+			cnt = bpf_map_lookup_elem(&kseq_learn, &k); /* inserted meanwhile, or full */
+			if (!cnt) {
+				if (c)
+					c->dropped++;
+				return;
+			}
+		}
+		(*cnt)++;
+learned:
+		if (c)
+			c->learned++;
+		return;
+	}
+	if (bpf_map_lookup_elem(&kseq_known, &k)) {
+		st->gap++;
+		if (c)
+			c->matches++;
+		return;
+	}
+	if (c)
+		c->mismatches++;
+	struct sc_kseq_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
+	if (!r) {
+		/* Lost: userspace will see this n-gram as one more matching one in the next gap. */
+		st->gap++;
+		if (c)
+			c->dropped++;
+		return;
+	}
+	bw_fill_header(&r->hdr, SC_REC_KSEQ, task);
+	r->ngram = key;
+	r->gap = st->gap;
+	r->profile = w->profile;
+	r->n = kseq_n;
+#pragma unroll
+	for (int i = 0; i < SC_KSEQ_MAX_N; i++)
+		r->ids[i] = i < kseq_n ? (u16)((key >> (SC_KSEQ_ID_BITS * (kseq_n - 1 - i))) & ((1 << SC_KSEQ_ID_BITS) - 1)) : 0;
+	st->gap = 0;
+	BW_SUBMIT(events, r);
+}
+
 static __always_inline void count_syscall(u64 cgroup_id, u32 tgid, u32 id)
 {
 	struct sc_count_key key = { .cgroup_id = cgroup_id, .tgid = tgid, .syscall = id };
@@ -282,8 +411,12 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	u64 cgid = bpf_get_current_cgroup_id();
 	/* 2. Watched containers only, when a list was given. */
-	if (filter_cgroups && !bpf_map_lookup_elem(&watched, &cgid))
-		return 0;
+	struct sc_watch_value *w = NULL;
+	if (filter_cgroups) {
+		w = bpf_map_lookup_elem(&watched, &cgid);
+		if (!w)
+			return 0;
+	}
 	if (id < 0 || id >= SC_MAX_SYSCALL)
 		return 0;
 	u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -292,6 +425,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	/* 4. Sequence mode. */
 	if (sequence_mode)
 		seq_append(task, (u32)pid_tgid, (u32)id);
+	else if (kseq_enabled && w)
+		kseq_step(task, w, (u32)id);
 	/* 5. Detail events: no-op when the slot is empty. */
 	if (detail_kind[id] != SC_KIND_NONE)
 		bpf_tail_call(ctx, &detail_progs, (u32)id);

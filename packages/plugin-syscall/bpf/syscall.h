@@ -15,6 +15,7 @@
 #define SC_REC_PROC_FORK 4 /* struct sc_proc_fork_record: sched_process_fork (new processes only) */
 #define SC_REC_PROC_EXIT 5 /* struct sc_proc_exit_record: sched_process_exit (last thread) */
 #define SC_REC_SEQ 6     /* struct sc_seq_record: consecutive syscall ids of one thread */
+#define SC_REC_KSEQ 7    /* struct sc_kseq_record: an n-gram not in the profile's known set */
 
 /* What a detail tail-call program captures besides the six raw arguments (the shape of the
  * syscall; userspace knows which shape each syscall has and names the fields). */
@@ -90,6 +91,53 @@ struct sc_seq_record {
 	__u32 count;
 	__u32 _pad;
 	__u16 ids[SC_SEQ_N];
+};
+
+/*
+ * Kernel sequence filtering (docs/stide-kernel.md). The n-gram key is the STIDE model's `packed10`
+ * key: the last n syscall ids, oldest first, 10 bits each: key = sum id_i * 1024^(n-1-i), rolled per
+ * syscall as key = ((key << 10) | id) & (2^(10n) - 1). Exact (injective) for ids < 1024 and n <= 6;
+ * the plugin allows n <= 5 so a key is also exact in a JS number (50 bits).
+ */
+#define SC_KSEQ_MAX_N 8  /* ids slots in a mismatch record (n <= 5 used) */
+#define SC_KSEQ_ID_BITS 10
+
+/* sc_watch_value.mode */
+#define SC_KSEQ_OFF 0     /* roll the thread state only */
+#define SC_KSEQ_LEARN 1   /* count n-grams per profile in kseq_learn */
+#define SC_KSEQ_DETECT 2  /* look n-grams up in kseq_known; emit a record for each one not there */
+
+/* Value of the `watched` cgroup map: the container's profile (image) and its counter slot. */
+struct sc_watch_value {
+	__u32 profile;   /* profile id (one per image), assigned by userspace; 0 = none */
+	__u32 slot;      /* index into kseq_counters (one per watched container) */
+	__u32 mode;      /* SC_KSEQ_* for this container's profile */
+	__u32 _pad;
+};
+
+/* Key of kseq_known and kseq_learn. */
+struct sc_kseq_key {
+	__u64 ngram;     /* packed key */
+	__u32 profile;
+	__u32 _pad;
+};
+
+/* Per-container, per-CPU counters (kseq_counters[slot]). */
+struct sc_kseq_counter {
+	__u64 matches;     /* detect mode: n-grams found in the known set */
+	__u64 mismatches;  /* detect mode: n-grams not found (each one a record, unless lost) */
+	__u64 learned;     /* learn mode: n-grams counted into kseq_learn */
+	__u64 dropped;     /* learn-map inserts that failed (map full) and mismatch records lost */
+};
+
+/* Detect mode: an n-gram of one thread (header tid) that is not in its profile's known set. */
+struct sc_kseq_record {
+	struct bw_event_header hdr;
+	__u64 ngram;     /* packed key of the n-gram */
+	__u64 gap;       /* matching n-grams of this thread since its previous record (or its start) */
+	__u32 profile;
+	__u32 n;
+	__u16 ids[SC_KSEQ_MAX_N]; /* the n ids, oldest first (n used) */
 };
 
 /* Counter map key and value. */

@@ -10,12 +10,13 @@ import {
   sc_proc_fork_record as PF,
   sc_proc_exit_record as PX,
   sc_seq_record as SQ,
+  sc_kseq_record as KS,
 } from './generated/layout.js';
 import { DETAIL_SPECS } from './detail-specs.js';
 import type { SyscallTable } from './syscall-table.js';
 
 /** bw_event_header.type values (bpf/syscall.h SC_REC_*). */
-export const RecordType = { DETAIL: 1, EXEC: 2, PROC_EXEC: 3, PROC_FORK: 4, PROC_EXIT: 5, SEQ: 6 } as const;
+export const RecordType = { DETAIL: 1, EXEC: 2, PROC_EXEC: 3, PROC_FORK: 4, PROC_EXIT: 5, SEQ: 6, KSEQ: 7 } as const;
 
 /** sc_*_record.flags (bpf/syscall.h SC_F_*). */
 const F_STR0_TRUNC = 0x1;
@@ -50,6 +51,8 @@ export class RecordDecoder {
   constructor(
     private readonly table: SyscallTable,
     private readonly ctx: DecodeContext,
+    /** Image (profile key) of a kernel sequence profile id. */
+    private readonly imageOfProfile: (id: number) => string | undefined = () => undefined,
   ) {}
 
   /** Decode one record; null for a record this plugin version does not know (counted by the caller). */
@@ -68,6 +71,8 @@ export class RecordDecoder {
         return len >= PX.size ? this.procExit(view, off) : null;
       case RecordType.SEQ:
         return len >= SQ.size ? this.seq(view, off) : null;
+      case RecordType.KSEQ:
+        return len >= KS.size ? this.kseq(view, off) : null;
       default:
         return null;
     }
@@ -140,5 +145,19 @@ export class RecordDecoder {
     const syscalls: number[] = new Array(n);
     for (let i = 0; i < n; i++) syscalls[i] = view.getUint16(off + SQ.offsets.ids + i * 2, true);
     return createEvent('syscall.seq', decodeHeader(view, off, this.ctx), { syscalls });
+  }
+
+  private kseq(view: DataView, off: number): IEvent {
+    const n = Math.min(view.getUint32(off + KS.offsets.n, true), KS.sizes.ids / 2);
+    const syscalls: number[] = new Array(n);
+    for (let i = 0; i < n; i++) syscalls[i] = view.getUint16(off + KS.offsets.ids + i * 2, true);
+    const profile = view.getUint32(off + KS.offsets.profile, true);
+    return createEvent('syscall.seq_mismatch', decodeHeader(view, off, this.ctx), {
+      syscalls,
+      // packed10 key: at most 50 bits for n <= 5, exact as a number.
+      ngram: Number(view.getBigUint64(off + KS.offsets.ngram, true)),
+      gap: Number(view.getBigUint64(off + KS.offsets.gap, true)),
+      image: this.imageOfProfile(profile) ?? null,
+    });
   }
 }

@@ -11,8 +11,15 @@ export interface SyscallPluginOptions {
   drainIntervalMs?: number;
   /** Syscalls that get `syscall.<name>` detail events. Default: every supported one. [] for none. */
   detail?: readonly string[];
-  /** Opt-in `syscall.seq` events (per-thread syscall id sequences). Needs a `watch` list. Default false. */
-  sequence?: boolean;
+  /**
+   * Opt-in sequence data for the STIDE model. Needs a `watch` list. Default false.
+   * - `true`: `syscall.seq` events (every syscall id of every watched thread streamed to userspace);
+   * - `'kernel'`: in-kernel n-gram filtering (docs/stide-kernel.md): `syscall.ngrams` (learn mode),
+   *   `syscall.seq_mismatch` (detect mode, only n-grams missing from the profile) and `syscall.seq_stats`.
+   */
+  sequence?: boolean | 'kernel';
+  /** Settings of `sequence: 'kernel'`. */
+  kernelSequence?: KernelSequenceOptions;
   /** `process.exec` / `process.fork` / `process.exit` events. Default true. */
   processEvents?: boolean;
   /** Capacity of the (container, pid, syscall) counter map (LRU beyond it). Default 16384. */
@@ -21,19 +28,77 @@ export interface SyscallPluginOptions {
   arch?: Arch;
 }
 
+export interface KernelSequenceOptions {
+  /** n-gram length, 1..5 (default 5); must equal the STIDE model's n. */
+  n?: number;
+  /** Mode of a profile (image) the first time one of its containers is watched. Default 'learn'. */
+  initialMode?: 'off' | 'learn' | 'detect';
+  /** Capacity of the known n-gram map, all profiles together. Default 262144. */
+  maxKnownNgrams?: number;
+  /** Capacity of the learn-mode count map between drains, all profiles together. Default 65536. */
+  maxLearnKeys?: number;
+  /** How often learn counts and match counters are drained into events. Default 1000. */
+  drainIntervalMs?: number;
+}
+
+export interface ResolvedKernelSequence {
+  n: number;
+  initialMode: 'off' | 'learn' | 'detect';
+  maxKnownNgrams: number;
+  maxLearnKeys: number;
+  drainIntervalMs: number;
+}
+
 export interface ResolvedOptions {
   watch: 'all' | string[];
   hostProcesses: boolean;
   drainIntervalMs: number;
   /** Detail syscalls with their ids on `arch`. */
   detail: Array<{ name: string; id: number }>;
+  /** Userspace sequence mode (`syscall.seq`). */
   sequence: boolean;
+  /** Kernel sequence filtering, or null. */
+  kernelSequence: ResolvedKernelSequence | null;
   processEvents: boolean;
   maxCounterKeys: number;
   arch: Arch;
 }
 
-const KNOWN = new Set(['watch', 'hostProcesses', 'drainIntervalMs', 'detail', 'sequence', 'processEvents', 'maxCounterKeys', 'arch']);
+const KNOWN = new Set(['watch', 'hostProcesses', 'drainIntervalMs', 'detail', 'sequence', 'kernelSequence', 'processEvents', 'maxCounterKeys', 'arch']);
+const KSEQ_KNOWN = new Set(['n', 'initialMode', 'maxKnownNgrams', 'maxLearnKeys', 'drainIntervalMs']);
+
+function intIn(field: string, v: unknown, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw configError(field, `must be an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function resolveKernelSequence(input: unknown): ResolvedKernelSequence {
+  const o = (input ?? {}) as KernelSequenceOptions;
+  if (typeof o !== 'object' || Array.isArray(o)) throw configError('kernelSequence', 'must be an object');
+  for (const key of Object.keys(o)) {
+    if (!KSEQ_KNOWN.has(key)) throw configError(`kernelSequence.${key}`, `unknown option (known: ${[...KSEQ_KNOWN].join(', ')})`);
+  }
+  const initialMode = o.initialMode ?? 'learn';
+  if (!['off', 'learn', 'detect'].includes(initialMode)) {
+    throw configError('kernelSequence.initialMode', `must be 'off', 'learn' or 'detect', got ${JSON.stringify(o.initialMode)}`);
+  }
+  const drainIntervalMs = o.drainIntervalMs ?? 1000;
+  if (typeof drainIntervalMs !== 'number' || !Number.isFinite(drainIntervalMs) || drainIntervalMs <= 0) {
+    throw configError('kernelSequence.drainIntervalMs', `must be a positive number of milliseconds, got ${JSON.stringify(o.drainIntervalMs)}`);
+  }
+  return {
+    // Keys are packed 10 bits per id: n <= 5 keeps them exact in a JS number (and equal to the
+    // detector's packed10 keys).
+    n: intIn('kernelSequence.n', o.n, 5, 1, 5),
+    initialMode,
+    maxKnownNgrams: intIn('kernelSequence.maxKnownNgrams', o.maxKnownNgrams, 262_144, 64, 1 << 24),
+    maxLearnKeys: intIn('kernelSequence.maxLearnKeys', o.maxLearnKeys, 65_536, 64, 1 << 22),
+    drainIntervalMs,
+  };
+}
 
 function bool(field: string, v: unknown, dflt: boolean): boolean {
   if (v === undefined) return dflt;
@@ -86,10 +151,18 @@ export function resolveOptions(input: SyscallPluginOptions = {}): ResolvedOption
     if (id !== undefined) detail.push({ name, id });
   }
 
-  const sequence = bool('sequence', input.sequence, false);
-  if (sequence && watch === 'all') {
-    throw configError('sequence', 'sequence mode streams every syscall, so it needs a `watch` list of containers');
+  const seqOpt = input.sequence ?? false;
+  if (seqOpt !== true && seqOpt !== false && seqOpt !== 'kernel') {
+    throw configError('sequence', `must be true, false or 'kernel', got ${JSON.stringify(input.sequence)}`);
   }
+  if (seqOpt !== false && watch === 'all') {
+    throw configError('sequence', 'sequence mode works per watched container, so it needs a `watch` list of containers');
+  }
+  if (input.kernelSequence !== undefined && seqOpt !== 'kernel') {
+    throw configError('kernelSequence', "only applies with sequence: 'kernel'");
+  }
+  const sequence = seqOpt === true;
+  const kernelSequence = seqOpt === 'kernel' ? resolveKernelSequence(input.kernelSequence) : null;
 
   return {
     watch,
@@ -97,6 +170,7 @@ export function resolveOptions(input: SyscallPluginOptions = {}): ResolvedOption
     drainIntervalMs,
     detail,
     sequence,
+    kernelSequence,
     processEvents: bool('processEvents', input.processEvents, true),
     maxCounterKeys,
     arch,

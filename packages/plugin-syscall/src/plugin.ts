@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
+  BoxwatchError,
   BpfPlugin,
   codec,
   isBoxwatchError,
@@ -15,7 +16,8 @@ import { DETAIL_SPECS, type DetailProgram } from './detail-specs.js';
 import { RecordDecoder } from './decode.js';
 import { resolveOptions, type ResolvedOptions, type SyscallPluginOptions } from './options.js';
 import { SyscallTable } from './syscall-table.js';
-import { WatchedCgroups } from './watched.js';
+import { WatchedCgroups, watchValueCodec } from './watched.js';
+import { KernelSequence, kseqCounterCodec, kseqKeyCodec, type KernelSequenceMode } from './kernel-sequence.js';
 
 /** Must match SC_MAX_SYSCALL and the SC_KIND_* values in bpf/syscall.bpf.c. */
 const MAX_SYSCALL = 512;
@@ -28,6 +30,9 @@ const DETAIL_PROGRAMS: readonly DetailProgram[] = ['detail_args', 'detail_str_ar
 export const SYSCALL_EVENT_TYPES = [
   'syscall.count',
   'syscall.seq',
+  'syscall.seq_mismatch',
+  'syscall.seq_stats',
+  'syscall.ngrams',
   ...Object.keys(DETAIL_SPECS).map((n) => `syscall.${n}`),
   'process.exec',
   'process.fork',
@@ -58,6 +63,9 @@ export class SyscallPlugin extends BpfPlugin {
   private drainer: CounterDrainer | null = null;
   private timer: NodeJS.Timeout | null = null;
   private watched: WatchedCgroups | null = null;
+  private kseq: KernelSequence | null = null;
+  private kseqTimer: NodeJS.Timeout | null = null;
+  private kseqDrainErrors = 0;
   private unsubscribe: (() => void) | null = null;
   private counterDrains = 0;
   private counterKeys = 0;
@@ -93,10 +101,16 @@ export class SyscallPlugin extends BpfPlugin {
       host_processes: o.hostProcesses,
       filter_cgroups: o.watch !== 'all',
       sequence_mode: o.sequence,
+      kseq_enabled: o.kernelSequence !== null,
+      kseq_n: o.kernelSequence?.n ?? 5,
       process_events: o.processEvents,
       detail_kind: kinds,
     });
     obj.setMaxEntries('counts', o.maxCounterKeys);
+    if (o.kernelSequence) {
+      obj.setMaxEntries('kseq_known', o.kernelSequence.maxKnownNgrams);
+      obj.setMaxEntries('kseq_learn', o.kernelSequence.maxLearnKeys);
+    }
     if (o.detail.length === 0) obj.setAutoload('sys_exit', false);
     // Detail programs no chosen syscall uses are not loaded at all.
     const used = new Set(o.detail.map((d) => DETAIL_SPECS[d.name]!.program));
@@ -112,7 +126,7 @@ export class SyscallPlugin extends BpfPlugin {
   }
 
   protected override ringBuffers(): RingBufferSpec[] {
-    const decoder = new RecordDecoder(this.table, this.decodeContext());
+    const decoder = new RecordDecoder(this.table, this.decodeContext(), (id) => this.kseq?.imageOf(id));
     return [
       {
         map: 'events',
@@ -133,8 +147,24 @@ export class SyscallPlugin extends BpfPlugin {
       obj.setTailCall('exit_detail_progs', d.id, exitProgram(program));
     }
 
+    if (o.kernelSequence) {
+      this.kseq = new KernelSequence(
+        o.kernelSequence,
+        {
+          watched: obj.map('watched', codec.u64, watchValueCodec),
+          known: obj.map('kseq_known', kseqKeyCodec, codec.u8),
+          learn: obj.map('kseq_learn', kseqKeyCodec, codec.u64n),
+          counters: obj.map('kseq_counters', codec.u32, kseqCounterCodec),
+        },
+        ctx.host,
+        ctx.clock,
+      );
+      this.kseqTimer = setInterval(() => this.drainSequence(), o.kernelSequence.drainIntervalMs);
+      this.kseqTimer.unref();
+    }
+
     if (o.watch !== 'all') {
-      const watched = new WatchedCgroups(o.watch, obj.map('watched', codec.u64, codec.u8), ctx.containers, ctx.logger);
+      const watched = new WatchedCgroups(o.watch, obj.map('watched', codec.u64, watchValueCodec), ctx.containers, ctx.logger, this.kseq ?? undefined);
       this.watched = watched;
       this.unsubscribe = ctx.containers.onChange(({ kind, container }) => {
         if (kind === 'start' && watched.matches(container)) watched.add(container);
@@ -176,9 +206,54 @@ export class SyscallPlugin extends BpfPlugin {
     }
   }
 
+  /** The kernel sequence filter (`sequence: 'kernel'`), once started; null otherwise. */
+  get kernelSequence(): KernelSequence | null {
+    return this.kseq;
+  }
+
+  /** Set a profile's (image's) kernel sequence mode. */
+  setSequenceMode(image: string, mode: KernelSequenceMode): void {
+    this.requireKseq().setMode(image, mode);
+  }
+
+  /** Add known n-grams (STIDE packed10 keys) to a profile; returns how many were new. */
+  addKnownNgrams(image: string, keys: Iterable<number>): number {
+    return this.requireKseq().addKnown(image, keys);
+  }
+
+  private requireKseq(): KernelSequence {
+    if (!this.kseq) throw new BoxwatchError('ERR_STATE', "kernel sequence filtering is not running (sequence: 'kernel', plugin started)");
+    return this.kseq;
+  }
+
+  /**
+   * Deliver pending mismatch records, then drain learn counts and match counters into events
+   * (also runs every kernelSequence.drainIntervalMs). Returns the number of drained events.
+   */
+  drainSequence(): number {
+    if (!this.kseq) return 0;
+    try {
+      // Records first: a container's mismatches reach the model before the counter totals that
+      // include the matches around them.
+      this.drainRingBuffers();
+      const events = this.kseq.drain();
+      for (const e of events) this.emit(e);
+      return events.length;
+    } catch (err) {
+      this.kseqDrainErrors++;
+      if (isBoxwatchError(err, 'ERR_NOT_SUPPORTED')) this.ctx?.fail(err);
+      else if (this.kseqDrainErrors <= 10) this.ctx?.logger.warn({ plugin: this.name, err }, 'draining kernel sequence maps failed');
+      return 0;
+    }
+  }
+
   protected override async onStop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.kseqTimer) clearInterval(this.kseqTimer);
+    this.kseqTimer = null;
+    this.drainSequence();
+    this.kseq = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.drainCounters();
@@ -217,6 +292,9 @@ export class SyscallPlugin extends BpfPlugin {
       watchedContainers: this.watched?.size ?? null,
       unresolvedWatchedContainers: this.watched?.unresolved ?? 0,
       detailSyscalls: this.options.detail.map((d) => d.name),
+      kernelSequence: this.kseq
+        ? { profiles: this.kseq.profiles().map(({ containers, ...p }) => ({ ...p, containers: containers.length })), knownFull: this.kseq.knownFull, learnedKeys: this.kseq.learnedKeys, drainErrors: this.kseqDrainErrors }
+        : null,
     };
   }
 }

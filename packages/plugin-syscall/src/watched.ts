@@ -2,7 +2,29 @@
  * Keeps the kernel's `watched` cgroup-id map in step with the `watch` option: containers named in
  * it that are running now, and those that start later (ContainerResolver.onChange).
  */
-import type { BpfMap, ContainerInfo, ContainerResolver, Logger } from '@boxwatch/core';
+import { codec, type BpfMap, type ContainerInfo, type ContainerResolver, type Logger } from '@boxwatch/core';
+import { sc_watch_value as W } from './generated/layout.js';
+
+/** Value of the kernel's `watched` map (struct sc_watch_value): the container's sequence profile. */
+export interface WatchValue {
+  profile: number;
+  slot: number;
+  mode: number;
+}
+
+export const watchValueCodec = codec.struct<WatchValue>(W.size, {
+  profile: [W.offsets.profile, codec.u32],
+  slot: [W.offsets.slot, codec.u32],
+  mode: [W.offsets.mode, codec.u32],
+});
+
+/** Decides the `watched` map value of a container and hears when it stops being watched. */
+export interface WatchValueSource {
+  valueFor(info: ContainerInfo, cgroupId: bigint): WatchValue;
+  removed(info: ContainerInfo, cgroupId: bigint): void;
+}
+
+const PLAIN: WatchValueSource = { valueFor: () => ({ profile: 0, slot: 0, mode: 0 }), removed: () => undefined };
 
 export class WatchedCgroups {
   private readonly cgroupOf = new Map<string, bigint>();
@@ -11,9 +33,10 @@ export class WatchedCgroups {
 
   constructor(
     private readonly entries: readonly string[],
-    private readonly map: BpfMap<bigint, number>,
+    private readonly map: BpfMap<bigint, WatchValue>,
     private readonly containers: ContainerResolver,
     private readonly logger: Logger,
+    private readonly values: WatchValueSource = PLAIN,
   ) {}
 
   /** Does a container match one of the entries (full id, 12+ character id prefix, or name)? */
@@ -42,7 +65,7 @@ export class WatchedCgroups {
       this.logger.warn({ plugin: 'syscall', container: info.id }, 'watched container has no known cgroup id; it is not watched');
       return;
     }
-    this.map.update(cgroupId, 1);
+    this.map.update(cgroupId, this.values.valueFor(info, cgroupId));
     this.cgroupOf.set(info.id, cgroupId);
   }
 
@@ -51,6 +74,7 @@ export class WatchedCgroups {
     if (cgroupId === undefined) return;
     this.cgroupOf.delete(info.id);
     this.map.delete(cgroupId);
+    this.values.removed(info, cgroupId);
   }
 
   get size(): number {
