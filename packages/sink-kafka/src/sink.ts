@@ -74,6 +74,7 @@ export class KafkaSink implements Sink {
   private reportedDrop = false;
   /** close() has counted the queue as dropped while a send was still in flight. */
   private abandoned = false;
+  private producerConnected = false;
   private readonly topicByType = new Map<string, string>();
 
   private received = 0;
@@ -99,9 +100,15 @@ export class KafkaSink implements Sink {
     try {
       if (this.config.createTopics) await this.ensureTopics();
       await this.producer.connect();
+      this.producerConnected = true;
     } catch (err) {
-      this.state = 'new';
+      if (this.state === 'starting') this.state = 'new';
       throw err;
+    }
+    // close() was called while we were connecting: it owns the state now; undo the connection.
+    if (this.state !== 'starting') {
+      await this.producer.disconnect().catch(() => {});
+      return;
     }
     this.state = 'running';
     this.logger.info({ brokers: this.config.brokers, prefix: this.config.topicPrefix }, 'kafka sink started');
@@ -265,6 +272,10 @@ export class KafkaSink implements Sink {
     while ((batch !== undefined || this.queue.length > 0) && !this.aborting) {
       batch ??= this.queue.peek(this.config.batchSize);
       try {
+        if (!this.producerConnected) {
+          await this.producer.connect();
+          this.producerConnected = true;
+        }
         await this.producer.sendBatch({
           topicMessages: groupByTopic(batch),
           acks: this.config.acks,
@@ -304,7 +315,7 @@ export class KafkaSink implements Sink {
       this.logger.warn({ err: err.message }, 'kafka producer state lost, reconnecting with a new producer id');
       await this.producer.disconnect().catch(() => {});
       this.producer = this.createProducer();
-      await this.producer.connect().catch(() => {});
+      this.producerConnected = false; // the pump connects it before the next send
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, this.backoffMs);

@@ -22,6 +22,16 @@ describe('KafkaSink against a real broker', () => {
     for (const t of meta.topics) expect(t.partitions).toHaveLength(3);
   });
 
+  it('close() during start() wins: start resolves, later writes are counted as dropped', async () => {
+    const sink = new KafkaSink({ brokers: BROKER, topicPrefix: uniquePrefix('closestart'), logger: silentLogger });
+    const starting = sink.start();
+    await sink.close();
+    await starting;
+    sink.write(makeEvent(0, new Map()));
+    expect(sink.stats()).toMatchObject({ received: 1, dropped: 1, delivered: 0, queued: 0 });
+    await expect(sink.start()).rejects.toMatchObject({ code: 'ERR_STATE' });
+  });
+
   it('delivers 100,000 events: count, per-container order and every field round-trip', async () => {
     const N = 100_000;
     const prefix = uniquePrefix('roundtrip');
