@@ -60,15 +60,16 @@ function isPlainContainer(v: unknown): boolean {
 
 /** CEL equality restricted to scalars (std equals.js); FALLBACK for containers. */
 function celEq(a: unknown, b: unknown): boolean | typeof FALLBACK {
-  if (a === b) return true;
   const ta = typeof a;
   const tb = typeof b;
-  if ((ta === 'number' || ta === 'bigint') && (tb === 'number' || tb === 'bigint')) return (a as number) == (b as number);
+  // Containers first, even when a === b: `[NaN] == [NaN]` is false in CEL, and objects CEL cannot
+  // convert are its business. `x == null` / `x != null` on a list or map is false / true.
   if ((ta === 'object' && a !== null) || (tb === 'object' && b !== null)) {
-    // `x == null` / `x != null` on a list or map is false / true; anything else between containers: CEL decides.
     if ((a === null && isPlainContainer(b)) || (b === null && isPlainContainer(a))) return false;
     return FALLBACK;
   }
+  if (a === b) return true;
+  if ((ta === 'number' || ta === 'bigint') && (tb === 'number' || tb === 'bigint')) return (a as number) == (b as number);
   return false;
 }
 

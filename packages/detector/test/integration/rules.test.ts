@@ -138,6 +138,10 @@ describe('escape / privilege syscalls', () => {
     await settle(quiet);
     const fired = rulesIn(quiet);
     for (const rule of ['Unshare namespaces in container', 'Mount in container', 'Set setuid or setgid bit']) expect(fired).not.toContain(rule);
+    // The refused attempts themselves are reported, at a lower priority.
+    const denied = await waitForAlert(p, 'Denied namespace or mount syscall in container', quiet, (a) => a.message.startsWith('Denied syscall.mount'));
+    expect(denied.process.comm).toBe('mount');
+    expect(denied.priority).toBe('notice');
   });
 });
 

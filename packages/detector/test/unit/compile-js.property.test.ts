@@ -92,7 +92,7 @@ describe('JS closures agree with @bufbuild/cel', () => {
           expect(got, `${text} on ${inspect(fields)}`).toBe(want);
         }
       }),
-      { numRuns: 3000 },
+      { numRuns: Number(process.env.FC_RUNS ?? 3000), seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
     );
     // The fast path must actually decide most inputs, or this test would prove nothing.
     expect(decided / total).toBeGreaterThan(0.6);

@@ -63,6 +63,11 @@ const cases: Case[] = [
     miss: () => [ev('syscall.finit_module', { fd: 3, ret: -1 }, { comm: 'insmod', container: null })],
   },
   {
+    rule: 'Denied namespace or mount syscall in container',
+    fire: () => [ev('syscall.unshare', { flags: 0x20000, flag_names: ['CLONE_NEWNS'], ret: -1 }, { comm: 'unshare' })],
+    miss: () => [ev('syscall.unshare', { flags: 0x20000, flag_names: ['CLONE_NEWNS'], ret: -1 }, { comm: 'unshare', container: null })],
+  },
+  {
     rule: 'Mount in container',
     fire: () => [ev('syscall.mount', { source: '/dev/vda1', target: '/mnt', fstype: 'ext4', flags: 0, ret: 0 }, { comm: 'mount' })],
     miss: () => [ev('syscall.mount', { source: '/dev/vda1', target: '/mnt', fstype: 'ext4', flags: 0, ret: -1 }, { comm: 'mount' })],
