@@ -3,16 +3,15 @@ import { fileURLToPath } from 'node:url';
 
 // Tests import packages by name; resolve them to their TypeScript sources so a test run does not
 // depend on a stale dist/. The native addon and .bpf.o files still come from `npm run build`.
-const pkg = (dir: string) => fileURLToPath(new URL(`./packages/${dir}/src/index.ts`, import.meta.url));
-const alias = {
-  '@boxwatch/core': pkg('core'),
-  '@boxwatch/plugin-syscall': pkg('plugin-syscall'),
-  '@boxwatch/plugin-fileopen': pkg('plugin-fileopen'),
-  '@boxwatch/plugin-cnetwork': pkg('plugin-cnetwork'),
-  '@boxwatch/plugin-resources': pkg('plugin-resources'),
-  '@boxwatch/sink-kafka': pkg('sink-kafka'),
-  '@boxwatch/detector': pkg('detector'),
-};
+const src = (file: string) => fileURLToPath(new URL(`./packages/${file}`, import.meta.url));
+// Exact matches (regexes): a plain '@boxwatch/core' key would also rewrite '@boxwatch/core/testing'.
+const alias = [
+  { find: /^@boxwatch\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
+  ...['core', 'plugin-syscall', 'plugin-fileopen', 'plugin-cnetwork', 'plugin-resources', 'sink-kafka', 'detector'].map((dir) => ({
+    find: new RegExp(`^@boxwatch/${dir}$`),
+    replacement: src(`${dir}/src/index.ts`),
+  })),
+];
 
 export default defineConfig({
   resolve: { alias },

@@ -202,7 +202,8 @@ export class BpfObject {
     try {
       native = h.attach(program, options);
     } catch (err) {
-      const e = wrapNativeError(err, `attach ${program}`);
+      // The native message already says "attach <program>: <reason>".
+      const e = wrapNativeError(err, this.source);
       if (e.errno === 2 /* ENOENT */ || e.errno === 95 /* EOPNOTSUPP */ || e.errno === 1 /* EPERM */) {
         throw new BoxwatchError('ERR_NOT_SUPPORTED', e.message, { feature: attachFeature(this.programs().find((p) => p.name === program)?.section), errno: e.errno, cause: err });
       }

@@ -2,51 +2,27 @@
  * Test harness: a PluginContext over the real kernel and dockerd (core's DockerContainerRegistry),
  * and helpers for the busybox test containers.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
-import { KernelClock, silentLogger, ALL_FEATURES, type ContainerResolver, type FeatureReport, type IEvent, type PluginContext } from '@boxwatch/core';
+import { silentLogger, type ContainerResolver, type FeatureReport, type IEvent, type PluginContext } from '@boxwatch/core';
+import { TEST_IMAGE, ensureTestImage, testPluginContext } from '@boxwatch/core/testing';
 
-export const IMAGE = 'boxwatch-test/busybox:latest';
+export const IMAGE = TEST_IMAGE;
 export const docker = new Docker();
 
 /** Build the busybox test image exactly as CI does, if it is missing. */
-export function ensureImage(): void {
-  try {
-    execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
-    return;
-  } catch {}
-  const d = mkdtempSync(join(tmpdir(), 'bwimg-'));
-  execFileSync('sh', ['-c', `mkdir -p ${d}/bin && cp /bin/busybox ${d}/bin/ && for a in $(/bin/busybox --list); do ln -sf busybox ${d}/bin/$a; done; mkdir -p ${d}/etc ${d}/tmp ${d}/root; echo 'root:x:0:0:root:/root:/bin/sh' > ${d}/etc/passwd; echo 'root:*:19000:0:99999:7:::' > ${d}/etc/shadow; tar -C ${d} -c . | docker import - ${IMAGE}`]);
-}
+export const ensureImage = ensureTestImage;
 
 export const testName = (what: string) => `bwtest-net-${what}-${randomBytes(3).toString('hex')}`;
 
-/** Features of this machine (DESIGN.md §4), stated rather than probed until core's probeFeatures() lands. */
-export function machineFeatures(overrides: Partial<Record<string, 'supported' | 'unsupported'>> = {}): FeatureReport {
-  const unsupported = new Set(['kprobe', 'kprobe_multi', 'fentry']);
-  const out = {} as FeatureReport;
-  for (const f of ALL_FEATURES) {
-    const status = overrides[f] ?? (unsupported.has(f) ? 'unsupported' : 'supported');
-    out[f] = { status, detail: 'test harness (DESIGN.md §4)' };
-  }
-  return out;
-}
-
-/** A PluginContext over core's real container registry; failures reported by the plugin are collected in `failures`. */
-export function makeContext(resolver: ContainerResolver, events: IEvent[], failures: unknown[] = [], features = machineFeatures()): PluginContext {
-  return {
-    host: 'test-host',
-    features,
-    containers: resolver,
-    clock: new KernelClock(),
-    logger: silentLogger,
-    emit: (e) => void events.push(e),
-    fail: (err) => void failures.push(err),
-  };
+/**
+ * A PluginContext with the kernel's real feature probes (the variant under test is the one users
+ * get); failures reported by the plugin are collected in `failures`.
+ */
+export function makeContext(resolver: ContainerResolver, events: IEvent[], failures: unknown[] = [], features?: FeatureReport): PluginContext {
+  const t = testPluginContext({ containers: resolver, emit: (e) => void events.push(e), logger: silentLogger, features });
+  return { ...t.ctx, fail: (err) => void failures.push(err) };
 }
 
 export interface Started {

@@ -38,7 +38,7 @@ const ofType = <T extends IEvent>(events: IEvent[], type: string) => events.filt
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 beforeAll(async () => {
-  ensureImage();
+  await ensureImage();
   resolver = new DockerContainerRegistry();
   await resolver.start();
 });

@@ -180,7 +180,7 @@ describe('resources plugin on real containers', () => {
       await docker('exec', writer.id, 'ping', '-c', '10', '-i', '0.1', '-s', '1000', '-q', peerIp);
       await waitUntil(async () => (await docker('exec', writer.id, 'ls', '/root')).includes('f'));
       // Wait for two more intervals so the traffic and the write are fully inside reported ones.
-      const n = log.of(writer.id).length;
+      const n = log.ofContainer(writer.id).length;
       await log.waitFor(isUsage(writer.id), n + 2);
       await log.waitFor(isUsage(peer.id), n + 2);
 
@@ -211,11 +211,11 @@ describe('resources plugin on real containers', () => {
       expect(plugin.stats().containers).toBe(2);
       // Its accounting files are open; removing it now makes the next read fail under the plugin.
       await docker('rm', '-f', doomed.id);
-      const afterRemoval = log.of(survivor.id).length;
+      const afterRemoval = log.ofContainer(survivor.id).length;
       await log.waitFor(isUsage(survivor.id), afterRemoval + 3);
       const doomedEventsLate = log
-        .of(doomed.id)
-        .filter((e) => e.time.getTime() > log.of(survivor.id)[afterRemoval]!.time.getTime());
+        .ofContainer(doomed.id)
+        .filter((e) => e.time.getTime() > log.ofContainer(survivor.id)[afterRemoval]!.time.getTime());
       expect(doomedEventsLate).toEqual([]);
       const stats = plugin.stats();
       expect(stats.vanished).toBeGreaterThanOrEqual(1);
@@ -250,13 +250,13 @@ describe('resources plugin on real containers', () => {
       await docker('stop', '-t', '0', watched.id);
       await stopped;
       const intervalsAtStop = plugin.stats().intervals;
-      const eventsAtStop = log.of(watched.id).length;
+      const eventsAtStop = log.ofContainer(watched.id).length;
       await waitUntil(() => plugin.stats().intervals >= intervalsAtStop + 2);
       // At most the interval that was reading while the stop happened can still report it.
-      const eventsAfter = log.of(watched.id).length;
+      const eventsAfter = log.ofContainer(watched.id).length;
       expect(eventsAfter - eventsAtStop).toBeLessThanOrEqual(1);
       await waitUntil(() => plugin.stats().intervals >= intervalsAtStop + 4);
-      expect(log.of(watched.id).length).toBe(eventsAfter);
+      expect(log.ofContainer(watched.id).length).toBe(eventsAfter);
       expect(plugin.stats().errors).toBe(0);
       expect(logger.problems).toEqual([]);
     } finally {
