@@ -22,3 +22,4 @@ export { containerIdFromCgroupName } from './containers/cgroup-name.js';
 export { Collector, type CollectorOptions, type CollectorEvents, type CollectorStats, type PluginState } from './collector.js';
 export { NdjsonSink, PrettySink, type StreamSinkOptions } from './sinks/ndjson.js';
 export { NoopSink } from './sinks/noop.js';
+export { ReorderBuffer, eventTimeKey } from './reorder.js';

@@ -3,6 +3,7 @@
  * with the same group split the partitions; events are keyed by host+container so a container's state
  * stays on one detector). Alerts go to stdout, Kafka `<prefix>.alerts`, GET /v1/alerts and the SSE stream.
  */
+import { DetectorSink } from '../runtime/detector-sink.js';
 import { createLogger, type Sink } from '@boxwatch/core';
 import { AlertPrinter } from '@boxwatch/detector';
 import { EVENT_FAMILIES, KafkaSink, KafkaSource } from '@boxwatch/sink-kafka';
@@ -53,12 +54,18 @@ export async function detect({ config, source }: LoadedConfig): Promise<void> {
     await alertSink?.close();
     throw err;
   });
-  await kafkaSource.start({ onEvent: (event) => detector.ingest(event) });
+  // Through the same queue as `run`: it restores time order across the per-family topics (a
+  // process's connect and exec travel in different topics) and bounds the detector's slices.
+  // Offsets are committed once an event is queued; the detector's state is in memory, so a crash
+  // loses it either way.
+  const detectorSink = new DetectorSink(detector);
+  await kafkaSource.start({ onEvent: (event) => detectorSink.write(event) });
   logger.info({ groupId: config.kafka.groupId, topics: kafkaSource.topics, rules: detector.stats().rules.loaded }, 'detector consuming');
 
   const why = await waitForStop(logger, config.duration);
   await shutdown(logger, [
     ['source', () => kafkaSource.stop()],
+    ['detector queue', () => detectorSink.close()],
     ['detector', () => managed.close()],
     ['alert sink', async () => void (await alertSink?.close())],
     ['api', async () => void (await api?.close())],

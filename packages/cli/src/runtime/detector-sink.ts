@@ -7,8 +7,13 @@
  * control API and signal handling. Queueing makes the drain cheap; the detector catches up in slices of
  * at most `sliceMs`, yielding to I/O between them. When it cannot catch up, the oldest events are not
  * kept: new ones are dropped and counted (stats().dropped), never silently.
+ *
+ * Events are also put back in time order first: each plugin drains its own ring buffer (and in the
+ * Kafka path each event family has its own topic), so a process's `net.connect` can arrive after
+ * the `process.exec` that followed it, and rules correlating the two would miss. Events are held
+ * for `reorderMs` and released oldest first.
  */
-import { emptySinkStats, type IEvent, type Sink, type SinkStats } from '@boxwatch/core';
+import { emptySinkStats, eventTimeKey, ReorderBuffer, type IEvent, type Sink, type SinkStats } from '@boxwatch/core';
 import type { Detector } from '@boxwatch/detector';
 
 export interface DetectorSinkOptions {
@@ -16,6 +21,8 @@ export interface DetectorSinkOptions {
   maxQueue?: number;
   /** Longest the detector runs before yielding to the event loop (default 20 ms). */
   sliceMs?: number;
+  /** How long events are held to restore time order across plugins (default 50 ms; 0 = off). */
+  reorderMs?: number;
 }
 
 export class DetectorSink implements Sink {
@@ -28,6 +35,8 @@ export class DetectorSink implements Sink {
   private readonly maxQueue: number;
   private readonly sliceMs: number;
   private idleWaiters: Array<() => void> = [];
+  private readonly reorder: ReorderBuffer<IEvent>;
+  private releaseTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly detector: Detector,
@@ -35,14 +44,31 @@ export class DetectorSink implements Sink {
   ) {
     this.maxQueue = options.maxQueue ?? 200_000;
     this.sliceMs = options.sliceMs ?? 20;
+    this.reorder = new ReorderBuffer<IEvent>(eventTimeKey, options.reorderMs ?? 50);
   }
 
   write(event: IEvent): void {
     this.counters.received++;
-    if (this.closed || this.queue.length - this.head >= this.maxQueue) {
+    if (this.closed || this.queue.length - this.head + this.reorder.size >= this.maxQueue) {
       this.counters.dropped++;
       return;
     }
+    if (this.reorder.windowMs === 0) {
+      this.enqueue(event);
+      return;
+    }
+    this.reorder.push(event);
+    // Release on a timer: held events must come out even when nothing else arrives.
+    this.releaseTimer ??= setTimeout(() => this.releaseHeld(), Math.max(5, this.reorder.windowMs / 5));
+  }
+
+  private releaseHeld(): void {
+    this.releaseTimer = null;
+    this.reorder.release(Date.now(), (e) => this.enqueue(e));
+    if (this.reorder.size > 0) this.releaseTimer = setTimeout(() => this.releaseHeld(), Math.max(5, this.reorder.windowMs / 5));
+  }
+
+  private enqueue(event: IEvent): void {
     this.queue.push(event);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -78,8 +104,11 @@ export class DetectorSink implements Sink {
     }
   }
 
-  /** Resolves when everything queued so far has been ingested. */
+  /** Resolves when everything written so far (held for reordering included) has been ingested. */
   flush(): Promise<void> {
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    this.releaseTimer = null;
+    this.reorder.releaseAll((e) => this.enqueue(e));
     if (this.head >= this.queue.length) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
@@ -90,6 +119,6 @@ export class DetectorSink implements Sink {
   }
 
   stats(): SinkStats {
-    return { ...this.counters, queued: this.queue.length - this.head };
+    return { ...this.counters, queued: this.queue.length - this.head + this.reorder.size };
   }
 }
