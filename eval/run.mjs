@@ -207,7 +207,7 @@ async function api(cli, token, method, path, body) {
 
 // ---------------------------------------------------------------- attacks
 function attackFile(a) {
-  const vars = [`ATK_IP=${ATK_IP}`, `DL_IP=${byKey('infra.dl').ip}`];
+  const vars = [`ATK_IP=${ATK_IP}`, `DL_IP=${byKey('infra.dl').ip}`, `EXFIL_IP=${byKey('infra.exfil').ip}`];
   for (const c of containers) if (!c.infra) vars.push(`IP_${c.key.replace(/\./g, '_')}=${c.ip}`);
   return `# attack scenario ${a.name}\n${vars.join('; ')}\n${a.script}\n`;
 }
@@ -255,9 +255,10 @@ async function main() {
   const toolsDir = buildTools();
   buildImages(workloads, toolsDir);
 
-  // The attacker's side: a download server on the bridge, and "outside" listeners (pool :3333,
+  // The attacker's side: a download server and an exfiltration drop on the bridge, and "outside" listeners (pool :3333,
   // reverse-shell handler :4445) in a host-network container bound to docker0's address only.
   startContainer({ key: 'infra.dl', image: 'bweval/infra-dl:latest', cmd: ['httpd', '-f', '-p', '8000', '-h', '/srv'], infra: true });
+  startContainer({ key: 'infra.exfil', image: 'bweval/infra-dl:latest', cmd: ['httpd', '-f', '-p', '8000', '-h', '/srv'], infra: true });
   startContainer({ key: 'infra.atk', image: BASE, hostNet: true, infra: true, cmd: ['sh', '-c', `httpd -p ${ATK_IP}:3333 -h /tmp; httpd -f -p ${ATK_IP}:4445 -h /tmp`] });
 
   const state = join(WORK, 'state');
