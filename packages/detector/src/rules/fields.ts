@@ -6,9 +6,10 @@
 
 export const HEADER_FIELDS: readonly string[] = ['type', 'time', 'ts', 'host', 'container', 'cgroupId', 'pid', 'tid', 'comm'];
 
-const ret = ['ret'];
-const setIds = ['uid', 'gid', 'euid', 'egid', 'ruid', 'rgid', 'suid', 'sgid', 'ret'];
-const chmod = ['path', 'mode', 'setuid', 'setgid', 'ret'];
+// Every syscall detail event carries its return value and whether seccomp blocked the call.
+const ret = ['ret', 'blocked'];
+const setIds = ['uid', 'gid', 'euid', 'egid', 'ruid', 'rgid', 'suid', 'sgid', ...ret];
+const chmod = ['path', 'mode', 'setuid', 'setgid', ...ret];
 
 export const EVENT_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'process.exec': ['filename', 'argv', 'ppid', 'uid', 'ns_pid'],

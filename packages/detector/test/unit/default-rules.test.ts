@@ -169,3 +169,36 @@ describe('frozen containers', () => {
     void d.close();
   });
 });
+
+describe('container runtime setup', () => {
+  // What runc's init does inside every new container before the entrypoint runs (seen live).
+  const runcInit = { comm: 'runc:[2:INIT]', pid: 700 };
+  const setup = () => [
+    ev('syscall.mount', { source: 'proc', target: '/proc/self/fd/6', fstype: 'proc', flags: 0, ret: 0 }, runcInit),
+    ev('syscall.mount', { source: '/proc/bus', target: '/proc/bus', fstype: null, flags: 0, ret: 0 }, runcInit),
+    ev('syscall.mount', { source: null, target: '/sys/firmware', fstype: null, flags: 0, ret: -2 }, runcInit),
+    open('/proc/sys/net/ipv4/ping_group_range', 'w', runcInit),
+  ];
+
+  test('raises nothing for runc init mounting and tuning a new container', () => {
+    expect(run(setup()).map((a) => a.rule)).toEqual([]);
+  });
+
+  test('is not an excuse for a process that only calls itself runc after its exec was seen', () => {
+    const impostor = { comm: 'runc:[2:INIT]', pid: 701 };
+    const alerts = run([
+      exec('/tmp/x', ['x'], { pid: 701 }),
+      ev('syscall.mount', { source: '/dev/vda', target: '/mnt', fstype: 'ext4', flags: 0, ret: 0 }, impostor),
+      open('/proc/sys/kernel/modprobe', 'w', impostor),
+    ]).map((a) => a.rule);
+    expect(alerts).toContain('Mount in container');
+    expect(alerts).toContain('Write to proc sys');
+  });
+
+  test('ordinary failures (ENOENT) are not reported as denied; EPERM and seccomp blocks are', () => {
+    const m = (ret: number, blocked: boolean) => ev('syscall.mount', { source: 'x', target: '/mnt', fstype: 'tmpfs', flags: 0, ret, blocked }, { comm: 'mount' });
+    expect(run([m(-2, false)]).map((a) => a.rule)).not.toContain('Denied namespace or mount syscall in container');
+    expect(run([m(-1, false)]).map((a) => a.rule)).toContain('Denied namespace or mount syscall in container');
+    expect(run([m(-1, true)]).map((a) => a.rule)).toContain('Denied namespace or mount syscall in container');
+  });
+});
