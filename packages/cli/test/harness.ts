@@ -141,8 +141,9 @@ export async function runContainer(name: string, script: string): Promise<{ id: 
   return { id: info.Id, ip: info.NetworkSettings.IPAddress };
 }
 
-export async function execIn(idOrName: string, cmd: string[]): Promise<void> {
-  const exec = await docker.getContainer(idOrName).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+/** `docker exec` (with `tty`, the process gets a terminal, as an operator's `docker exec -it` shell). */
+export async function execIn(idOrName: string, cmd: string[], options: { tty?: boolean } = {}): Promise<void> {
+  const exec = await docker.getContainer(idOrName).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: options.tty === true });
   const stream = await exec.start({});
   await new Promise<void>((resolve) => {
     stream.on('end', resolve);

@@ -739,7 +739,14 @@ int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	r->ppid = BPF_CORE_READ(p, real_parent, tgid);
 	r->uid = BPF_CORE_READ(p, real_cred, uid.val);
 	r->old_tid = (u32)old_pid;
-	r->_pad = 0;
+	/* The controlling terminal tells an interactive shell (docker exec -it) from a script's. */
+	struct tty_struct *tty = BPF_CORE_READ(p, signal, tty);
+	r->tty = 0;
+	if (tty) {
+		u32 major = BPF_CORE_READ(tty, driver, major);
+		u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+		r->tty = (major << 20) | (minor & 0xfffff);
+	}
 	u32 flags = 0;
 	long n = bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), BPF_CORE_READ(bprm, filename));
 	if (n < 0)

@@ -66,7 +66,7 @@ struct sc_proc_exec_record {
 	__u32 old_tid;   /* thread id before exec (differs when a non-leader thread exec'd) */
 	__u32 args_len;  /* bytes valid in args */
 	__u32 flags;     /* SC_F_STR0_TRUNC: filename truncated; SC_F_ARGV_MORE: argument area truncated */
-	__u32 _pad;
+	__u32 tty;       /* controlling terminal as a kernel dev_t (major << 20 | minor); 0: none */
 	char filename[SC_STR_LEN];
 	char args[SC_PROC_ARGS_LEN]; /* NUL-separated argv from the new mm's arg_start..arg_end */
 };

@@ -121,6 +121,8 @@ export class RecordDecoder {
       ppid: view.getUint32(off + PE.offsets.ppid, true),
       uid: view.getUint32(off + PE.offsets.uid, true),
       ns_pid: headerNsPid(view, off),
+      // Controlling terminal (kernel dev_t, 0 = none): an interactive shell has one.
+      tty: view.getUint32(off + PE.offsets.tty, true),
     });
   }
 

@@ -43,7 +43,7 @@ describe('boxwatch run', () => {
 
     const from = cli.stdout.length;
     const actionAt = Date.now();
-    await execIn(name, ['sh', '-c', 'cat /etc/shadow > /dev/null; sh -c "exit 0"']);
+    await execIn(name, ['sh', '-c', 'cat /etc/shadow > /dev/null; sh -c "exit 0"'], { tty: true });
 
     const mine = (rule: string) => (l: Line) => {
       const a = alertOf(l);

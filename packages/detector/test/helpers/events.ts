@@ -41,9 +41,10 @@ export function ev(type: string, fields: object, who: Who = {}): IEvent {
 }
 
 /** process.exec as the syscall plugin reports it (comm is the new program's name). */
-export function exec(filename: string, argv: string[], who: Who & { ppid?: number } = {}): IEvent {
+export function exec(filename: string, argv: string[], who: Who & { ppid?: number; tty?: number } = {}): IEvent {
   const comm = (who.comm ?? filename.split('/').pop() ?? '').slice(0, 15);
-  return ev('process.exec', { filename, argv, ppid: who.ppid ?? 1, uid: 0, ns_pid: 7 }, { ...who, comm });
+  const { tty = 0, ...rest } = who;
+  return ev('process.exec', { filename, argv, ppid: who.ppid ?? 1, uid: 0, ns_pid: 7, tty }, { ...rest, comm });
 }
 
 export function fork(parentPid: number, childPid: number, who: Who = {}): IEvent {

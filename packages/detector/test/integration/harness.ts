@@ -23,8 +23,17 @@ export async function docker(...args: string[]): Promise<string> {
 
 /** `docker exec` that reports the exit code instead of throwing (near-misses expect failures). */
 export async function dockerExec(container: string, ...cmd: string[]): Promise<number> {
+  return dockerExecWith([], container, cmd);
+}
+
+/** `docker exec -t`: the process gets a terminal, as an operator's interactive shell does. */
+export async function dockerExecTty(container: string, ...cmd: string[]): Promise<number> {
+  return dockerExecWith(['-t'], container, cmd);
+}
+
+async function dockerExecWith(options: string[], container: string, cmd: string[]): Promise<number> {
   try {
-    await run('docker', ['exec', container, ...cmd], { maxBuffer: 16 << 20 });
+    await run('docker', ['exec', ...options, container, ...cmd], { maxBuffer: 16 << 20 });
     return 0;
   } catch (err) {
     const code = (err as { code?: unknown }).code;

@@ -4,7 +4,7 @@
  * do the thing. Each family also runs a near-miss container that must raise none of the family's alerts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Containers, alertsIn, dockerExec, ensureImage, startPipeline, waitForAlert, waitForEvent, type Pipeline } from './harness.js';
+import { Containers, alertsIn, dockerExec, dockerExecTty, ensureImage, startPipeline, waitForAlert, waitForEvent, type Pipeline } from './harness.js';
 
 let p: Pipeline;
 const boxes = new Containers();
@@ -35,7 +35,7 @@ describe('process / exec', () => {
   test('a shell via docker exec, and a copied busybox run from /tmp (tmp exec + drift)', async () => {
     const box = await boxes.start('proc');
     const quiet = await boxes.start('proc-nm');
-    expect(await dockerExec(box, 'sh', '-c', 'id > /dev/null')).toBe(0);
+    expect(await dockerExecTty(box, 'sh', '-c', 'id > /dev/null')).toBe(0);
     const shell = await waitForAlert(p, 'Terminal shell in container', box);
     expect(shell.process.comm).toBe('sh');
     expect(shell.message).toContain(box);

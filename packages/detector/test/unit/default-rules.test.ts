@@ -18,7 +18,8 @@ interface Case {
 const sh = (pid = 100) => exec('/bin/sh', ['sh', '-c', 'id'], { pid, ppid: 99 });
 
 const cases: Case[] = [
-  { rule: 'Terminal shell in container', fire: () => [exec('/bin/bash', ['bash'], { pid: 100 })], miss: () => [exec('/bin/bash', ['bash'], { pid: 100, container: null })] },
+  // 136 << 20: /dev/pts/0 as a kernel dev_t. A script's shell (no terminal) is the near miss.
+  { rule: 'Terminal shell in container', fire: () => [exec('/bin/bash', ['bash'], { pid: 100, tty: 136 << 20 })], miss: () => [exec('/bin/bash', ['bash', '-c', 'make'], { pid: 100 })] },
   {
     rule: 'Web server spawned shell',
     fire: () => [exec('/usr/sbin/nginx', ['nginx'], { pid: 10 }), fork(10, 11), exec('/bin/sh', ['sh', '-c', 'id'], { pid: 11, ppid: 10 })],

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import type { IEvent } from '@boxwatch/core';
 import { SyscallPlugin, SyscallTable, hostArch } from '@boxwatch/plugin-syscall';
-import { containerName, dockerExec, ensureImage, harness, removeContainers, startContainer, waitFor, type Harness, type TestContainer } from '../harness.js';
+import { containerName, docker, dockerExec, ensureImage, harness, removeContainers, startContainer, waitFor, type Harness, type TestContainer } from '../harness.js';
 
 const table = new SyscallTable(hostArch());
 const id = (name: string) => {
@@ -77,8 +77,26 @@ describe('syscall plugin on real containers', () => {
     const exec = await waitFor('process.exec of ls', () =>
       h.log.events.find((e) => e.type === 'process.exec' && (e as IEvent & { argv: string[] }).argv[0] === '/bin/ls'),
     );
-    expect(exec).toMatchObject({ argv: ['/bin/ls', '/tmp'], uid: 0, comm: 'ls', container: { id: box.id, name: box.name } });
+    expect(exec).toMatchObject({ argv: ['/bin/ls', '/tmp'], uid: 0, comm: 'ls', tty: 0, container: { id: box.id, name: box.name } });
     console.log(JSON.stringify([mkdir, execve, exec].map((e) => e.toJSON())));
+  });
+
+  it('gives process.exec the controlling terminal of an interactive exec (docker exec -t), and none otherwise', async () => {
+    h.log.clear();
+    // docker exec -t gives the process a pts inside the container (no stdin needed).
+    await docker('exec', '-t', box.name, '/bin/cat', '/etc/hostname');
+    await docker('exec', box.name, '/bin/cat', '/etc/hostname');
+    type Ev = IEvent & { argv: string[]; tty: number };
+    const cats = await waitFor('two process.exec of cat', () => {
+      const found = (h.log.events as Ev[]).filter((e) => e.type === 'process.exec' && e.argv[0] === '/bin/cat' && e.container?.id === box.id);
+      return found.length >= 2 ? found : undefined;
+    });
+    const withTty = cats.filter((e) => e.tty !== 0);
+    const without = cats.filter((e) => e.tty === 0);
+    expect(withTty.length).toBeGreaterThanOrEqual(1);
+    expect(without.length).toBeGreaterThanOrEqual(1);
+    // A pts device: Unix98 pty slaves are majors 136-143.
+    expect(withTty[0]!.tty >>> 20).toBeGreaterThanOrEqual(136);
   });
 
   it('reports an unshare, a mount attempt and a chmod u+s with their return values', async () => {
