@@ -139,9 +139,11 @@ const pct = (x) => `${(x * 100).toFixed(0)} %`;
 const esc = (t) => String(t ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const trim = (t, n = 110) => (String(t ?? '').length > n ? `${String(t).slice(0, n - 1)}…` : String(t ?? ''));
 
-export function summaryLine(r) {
+export function summaryLine(r, meta) {
   const t = r.totals;
+  const down = Object.entries(meta?.phases?.plugins ?? {}).filter(([, v]) => !v.startsWith('running')).map(([k]) => k);
   return (
+    (down.length ? `[PLUGINS NOT RUNNING: ${down.join(', ')}] ` : '') +
     `EVAL SUMMARY: detected ${t.detected}/${t.attacks} attacks (${pct(t.detectionRate)}; expected rule/model ${t.expectedHits}/${t.attacks}; model-only ${t.modelOnlyDetected}/${t.modelOnly}), ` +
     `false alerts on normal workloads ${t.falseAlerts} (${t.falsePerHour.toFixed(1)}/container-hour; ${t.falseAlertsNonInit} outside container start; ${t.falseAlertsDetecting} in detect mode; ${t.cfa} CFA), ` +
     `time to alert median ${s(t.medianTtdMs)} worst ${s(t.worstTtdMs)}`
@@ -157,7 +159,11 @@ export function renderMarkdown({ meta, result }) {
     `machine \`${m.hostname}\` (Linux ${m.kernel}, ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, load at the end ${m.load.split(' ').slice(0, 3).join(' ')}; shared with other engineers' jobs), ` +
     `boxwatch at commit \`${meta.commit}\`${meta.dirty ? ' (with uncommitted changes in packages/)' : ''}. Method, scenarios and definitions: [docs/evaluation.md](docs/evaluation.md).`, '');
   out.push(`Mode **${meta.mode.name}**: \`${meta.cli.argv}\`; learning ${meta.mode.learnMin} min per image on the normal workloads, ` +
+    `${meta.cli.restart ? `then boxwatch stopped (models saved) and restarted on the persisted models (${meta.phases.resumed ?? 0} images loaded, ${(((meta.phases.restartedAt ?? 0) - (meta.phases.restartAt ?? 0)) / 1000).toFixed(1)} s without a detector), ` : 'one process (learning period, then detect mode), '}` +
     `then ${meta.mode.detectNormalS} s of normal workload in detect mode, then the attacks (window ${meta.mode.windowS} s each). Wall time ${Math.round(meta.durationS / 60)} min.`, '');
+  const down = Object.entries(meta.phases.plugins ?? {}).filter(([, v]) => !v.startsWith('running'));
+  out.push(`Plugins: ${Object.entries(meta.phases.plugins ?? {}).map(([k, v]) => `${k} ${v.startsWith('running') ? v : `**${v}**`}`).join('; ')}.`, '');
+  if (down.length) out.push(`> **Warning:** ${down.map(([k]) => k).join(', ')} did not run in this evaluation; the detections that need its events are missing.`, '');
   out.push('## Summary', '');
   out.push('| metric | value | target |', '|---|---|---|');
   out.push(`| detection rate (per recording) | **${t.detected}/${t.attacks} (${pct(t.detectionRate)})** | every attack |`);

@@ -4,7 +4,7 @@
  *
  *   npm run eval               full: 5 min learning + 5 min normal in detect mode, then the attacks
  *   npm run eval -- --quick    CI:   1 min learning + 45 s normal in detect mode (< 15 min in all)
- *   options: --smoke (harness check, too short to score), --only a,b (attack scenarios), --out FILE (default EVALUATION.md), --keep (leave containers)
+ *   options: --restart (learn, save, restart in detect mode; default in full), --smoke (harness check, too short to score), --only a,b (attack scenarios), --out FILE (default EVALUATION.md), --keep (leave containers)
  *
  * What it does, as a user would: builds one image per workload role from boxwatch-test/busybox, runs
  * `boxwatch run --format ndjson --learn-minutes L` (agent + detector, models learned on the normal
@@ -33,6 +33,9 @@ const args = process.argv.slice(2);
 const flag = (n) => args.includes(n);
 const opt = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
 const QUICK = flag('--quick');
+// --restart: after learning, stop boxwatch (models saved) and start it again on the same state dir, so
+// detection runs on the persisted models (default in the full eval; --no-restart turns it off).
+const RESTART = flag('--restart') || (!QUICK && !flag('--smoke') && !flag('--no-restart'));
 const MODE = flag('--smoke')
   ? { name: 'smoke', learnMin: 0.5, detectNormalS: 10, windowS: 10, gapS: 2 }
   : QUICK
@@ -139,6 +142,7 @@ class Cli {
   constructor(argv) {
     this.lines = [];
     this.errTail = [];
+    this.plugins = {};
     this.child = spawn(process.execPath, [CLI, ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((r) => this.child.on('exit', (code, signal) => r({ code, signal })));
     this.read(this.child.stdout, (text, at) => {
@@ -155,6 +159,9 @@ class Cli {
       try {
         const j = JSON.parse(text);
         if (j.msg === 'control API listening') this.api = j.listen;
+        if (j.msg === 'learned models loaded') this.resumed = j.images;
+        if (j.msg === 'plugin running') this.plugins[j.plugin] = `running (${j.variant ?? 'default'})`;
+        if (j.plugin && /not running|failed to start/.test(j.msg ?? '') && !this.plugins[j.plugin]?.startsWith('running')) this.plugins[j.plugin] = `NOT RUNNING: ${String(j.err?.message ?? j.err ?? j.state ?? j.msg).slice(0, 200)}`;
         if (j.level >= 50) log('boxwatch:', text.slice(0, 300));
       } catch {
         /* plain text */
@@ -262,7 +269,10 @@ async function main() {
   startContainer({ key: 'infra.atk', image: BASE, hostNet: true, infra: true, cmd: ['sh', '-c', `httpd -p ${ATK_IP}:3333 -h /tmp; httpd -f -p ${ATK_IP}:4445 -h /tmp`] });
 
   const state = join(WORK, 'state');
-  const cli = new Cli(['run', '--format', 'ndjson', '--status', 'never', '--state-dir', state, '--api-port', '0', '--learn-minutes', String(MODE.learnMin)]);
+  const cliArgs = ['run', '--format', 'ndjson', '--status', 'never', '--state-dir', state, '--api-port', '0', '--learn-minutes', String(MODE.learnMin)];
+  let cli = new Cli(cliArgs);
+  const allLines = [];
+  const exits = [];
   const cliStartedAt = Date.now();
   let phases = {};
   let records = [];
@@ -270,7 +280,8 @@ async function main() {
   try {
     await cli.waitApi();
     const token = readFileSync(join(state, 'api-token'), 'utf8').trim();
-    log(`boxwatch run up at ${cli.api} (${((Date.now() - cliStartedAt) / 1000).toFixed(1)} s)`);
+    log(`boxwatch run up at ${cli.api} (${((Date.now() - cliStartedAt) / 1000).toFixed(1)} s); plugins: ${JSON.stringify(cli.plugins)}`);
+    phases.plugins = { ...cli.plugins };
 
     // Normal workloads: servers first (clients get their addresses).
     phases.normalStart = Date.now();
@@ -285,16 +296,34 @@ async function main() {
     log(`${containers.filter((c) => !c.infra).length} workload containers running`);
 
     // Operator config: banned pairs the attacks need (before any traffic, so normal runs are judged too).
-    for (const a of attacks.filter((x) => x.banned)) {
-      const [x, y] = a.banned.map((k) => byKey(k));
-      await api(cli, token, 'POST', '/v1/cnetwork/rules', { id: `bweval-${a.name}`, a: { container: x.name }, b: { container: y.name }, description: `eval ${a.name}` });
-      log(`banned pair ${x.name} <-> ${y.name}`);
-    }
+    const ban = async () => {
+      for (const a of attacks.filter((x) => x.banned)) {
+        const [x, y] = a.banned.map((k) => byKey(k));
+        await api(cli, token, 'POST', '/v1/cnetwork/rules', { id: `bweval-${a.name}`, a: { container: x.name }, b: { container: y.name }, description: `eval ${a.name}` });
+        log(`banned pair ${x.name} <-> ${y.name}`);
+      }
+    };
+    await ban();
 
     // Learning (per image, from its first event), then the normal workloads in detect mode.
     phases.detectFrom = lastStart + MODE.learnMin * 60_000 + 5_000;
     log(`learning until ${new Date(phases.detectFrom).toISOString().slice(11, 19)}`);
     await sleep(phases.detectFrom - Date.now());
+    if (RESTART) {
+      // Learn -> save -> detect: SIGTERM saves the models; the new process loads them (resumed) and the
+      // control-API banned pairs (not persisted) are added again. Events in between are not seen.
+      phases.restartAt = Date.now();
+      exits.push(await cli.stop());
+      allLines.push(...cli.lines);
+      cli = new Cli(cliArgs);
+      await cli.waitApi();
+      phases.restartedAt = Date.now();
+      phases.resumed = cli.resumed;
+      for (const [k, v] of Object.entries(cli.plugins)) if (!v.startsWith('running')) phases.plugins[k] = v;
+      log(`boxwatch restarted in ${((phases.restartedAt - phases.restartAt) / 1000).toFixed(1)} s, models ${cli.resumed ? 'loaded' : 'NOT loaded'}`);
+      await ban();
+      phases.detectFrom = Date.now();
+    }
     phases.attacksFrom = Date.now() + MODE.detectNormalS * 1000;
     log(`normal workloads in detect mode for ${MODE.detectNormalS} s`);
     await sleep(phases.attacksFrom - Date.now());
@@ -309,27 +338,28 @@ async function main() {
     }
   } finally {
     stopped = await cli.stop();
+    allLines.push(...cli.lines);
     if (!flag('--keep')) removeAll();
   }
 
   mkdirSync(RAW, { recursive: true });
-  writeFileSync(join(RAW, 'alerts.ndjson'), cli.lines.map((l) => JSON.stringify({ at: l.at, ...l.alert })).join('\n') + '\n');
+  writeFileSync(join(RAW, 'alerts.ndjson'), allLines.map((l) => JSON.stringify({ at: l.at, ...l.alert })).join('\n') + '\n');
   const meta = {
     mode: MODE,
     date: new Date().toISOString(),
     machine: { hostname: hostname(), kernel: sh('uname', ['-r']), cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: +(totalmem() / 2 ** 30).toFixed(1), load: sh('cat', ['/proc/loadavg']) },
     commit: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { allowFail: true }),
     dirty: sh('git', ['-C', ROOT, 'status', '--porcelain', '--', 'packages'], { allowFail: true }).length > 0,
-    cli: { exit: stopped, argv: 'boxwatch run --format ndjson --status never --learn-minutes ' + MODE.learnMin },
+    cli: { exit: [...exits, stopped], restart: RESTART, argv: 'boxwatch run --format ndjson --status never --learn-minutes ' + MODE.learnMin },
     phases,
     durationS: Math.round((Date.now() - t0) / 1000),
   };
-  const result = analyse({ lines: cli.lines, containers, records, phases, mode: MODE, workloads });
+  const result = analyse({ lines: allLines, containers, records, phases, mode: MODE, workloads });
   writeFileSync(join(RAW, 'results.json'), JSON.stringify({ meta, result, containers, records }, null, 2));
   writeFileSync(OUT, renderMarkdown({ meta, result, workloads, attacks }));
   log(`wrote ${OUT} and ${RAW}`);
   rmSync(WORK, { recursive: true, force: true });
-  process.stdout.write(`${summaryLine(result)}\n`);
+  process.stdout.write(`${summaryLine(result, meta)}\n`);
 }
 
 process.on('SIGINT', () => {
