@@ -164,6 +164,7 @@ export function renderMarkdown({ meta, result }) {
   const down = Object.entries(meta.phases.plugins ?? {}).filter(([, v]) => !v.startsWith('running'));
   out.push(`Plugins: ${Object.entries(meta.phases.plugins ?? {}).map(([k, v]) => `${k} ${v.startsWith('running') ? v : `**${v}**`}`).join('; ')}.`, '');
   if (down.length) out.push(`> **Warning:** ${down.map(([k]) => k).join(', ')} did not run in this evaluation; the detections that need its events are missing.`, '');
+  if (meta.phases.dead?.length) out.push(`> **Warning:** containers not running at the end of the run: ${meta.phases.dead.join(', ')}.`, '');
   out.push('## Summary', '');
   out.push('| metric | value | target |', '|---|---|---|');
   out.push(`| detection rate (per recording) | **${t.detected}/${t.attacks} (${pct(t.detectionRate)})** | every attack |`);

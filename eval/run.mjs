@@ -331,6 +331,9 @@ async function main() {
     records = await runAttacks(attacks);
     await sleep(6_000); // alert flush interval is 5 s
     phases.end = Date.now();
+    // A workload that died would score as "no false alerts" and miss its attacks: say so.
+    phases.dead = containers.filter((c) => sh('docker', ['inspect', '-f', '{{.State.Running}}', c.id], { allowFail: true }) !== 'true').map((c) => c.key);
+    if (phases.dead.length) log(`containers not running at the end: ${phases.dead.join(', ')}`);
     try {
       phases.stats = await api(cli, token, 'GET', '/v1/stats');
     } catch (err) {
