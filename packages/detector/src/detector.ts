@@ -11,7 +11,8 @@ import { ProcessTable, type ProcEntry, type ProcessTableOptions } from './contex
 import { RuleEngine, defaultRulesPath, type RuleSource } from './rules/engine.js';
 import type { CompiledRule, RuleSet } from './rules/ruleset.js';
 import type { EvalScope } from './rules/bindings.js';
-import { ModelSet, type ImageProgress, type ModelOptions, type ModelsJSON } from './models/model-set.js';
+import { ModelSet, type ImageProgress, type KernelSequenceNote, type KernelSequenceStats, type ModelOptions, type ModelsJSON } from './models/model-set.js';
+import type { KernelSequenceControl } from './models/kernel-stide.js';
 import type { Anomaly, Phase } from './models/types.js';
 import { Alerter, type AlertEvent, type AlerterOptions, type AlerterStats } from './alerts/alerter.js';
 import { ResponseHook, type ResponseOptions, type ResponseStats } from './response.js';
@@ -23,6 +24,12 @@ export interface DetectorOptions {
   watchRules?: boolean;
   /** Learned models (default on). */
   models?: ModelOptions | false;
+  /**
+   * In-kernel STIDE filtering: the syscall plugin started with `sequence: 'kernel'` (same as
+   * `models.kernelSequence`). The detector then drives the kernel's per-image mode and known n-grams
+   * from each image's learning phase and scores `syscall.seq_mismatch` / `syscall.seq_stats`.
+   */
+  kernelSequence?: KernelSequenceControl;
   alerts?: AlerterOptions;
   /** Flush deduplicated count updates every N ms (default 5000; 0 = only on flush()/close()). */
   flushIntervalMs?: number;
@@ -43,7 +50,7 @@ export interface DetectorStats {
   events: number;
   eventsByType: Record<string, number>;
   rules: { loaded: number; errors: number; evaluations: number; matches: number; reloads: number };
-  models: { images: number; phase: Phase; anomalies: number };
+  models: { images: number; phase: Phase; anomalies: number; kernelSequence?: KernelSequenceStats };
   alerts: AlerterStats;
   processes: number;
   response?: ResponseStats;
@@ -91,7 +98,15 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
             logger: this.logger,
             onLoad: (set, errors) => queueMicrotask(() => this.emit('rulesLoaded', { rules: set.rules.length, errors })),
           });
-    this.models = options.models === false ? null : new ModelSet(options.models ?? {});
+    const kernelSequence = options.kernelSequence ?? (options.models ? options.models.kernelSequence : undefined);
+    if (kernelSequence && options.models === false) this.logger.warn('kernel sequence filtering needs the learned models; models are off, the kernel filter is not driven');
+    this.models =
+      options.models === false
+        ? null
+        : new ModelSet({
+            ...(options.models ?? {}),
+            ...(kernelSequence ? { kernelSequence, onKernelSequence: options.models?.onKernelSequence ?? ((n) => this.logKernelSequence(n)) } : {}),
+          });
     this.response = options.response ? new ResponseHook({ logger: this.logger, ...options.response }) : null;
     this.alerter = new Alerter((alert) => {
       this.response?.handle(alert);
@@ -119,6 +134,12 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
       this.anomalies++;
       this.alerter.raise({ model: a.model, priority: a.priority, message: a.message, tags: a.tags, key: a.key, event: a.event, proc: this.table.get(a.event.pid) ?? null, details: a.details });
     };
+  }
+
+  private logKernelSequence(n: KernelSequenceNote): void {
+    if (n.kind === 'error') this.logger.warn({ image: n.image, phase: n.phase, err: n.error.message }, 'kernel sequence filter off for this image');
+    else if (n.kind === 'mode') this.logger.info({ image: n.image, phase: n.phase, mode: n.mode, knownNgrams: n.knownNgrams, resync: n.resync }, 'kernel sequence mode');
+    else this.logger.info({ image: n.image, phase: n.phase, added: n.added, knownNgrams: n.knownNgrams }, 'kernel sequence: validation n-grams added');
   }
 
   /** Rule problems of the current rule set (each names file:line and the rule). */
@@ -206,7 +227,7 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
         matches: set?.counters.matches ?? 0,
         reloads: this.engine?.reloadCount ?? 0,
       },
-      models: { images: this.models?.size ?? 0, phase: this.phase, anomalies: this.anomalies },
+      models: { images: this.models?.size ?? 0, phase: this.phase, anomalies: this.anomalies, ...(this.models?.kernelSequenceStats() ? { kernelSequence: this.models.kernelSequenceStats()! } : {}) },
       alerts: this.alerter.stats(),
       processes: this.table.size,
       ...(this.response ? { response: this.response.stats() } : {}),

@@ -46,3 +46,103 @@ export function simulateKernelFilter(seq: readonly IEvent[], known: ReadonlySet<
   }
   return { events, matches, learned };
 }
+
+/**
+ * A streaming TypeScript reference of the whole kernel side (learn and detect modes, per-image known
+ * sets, per-container counters) that a ModelSet can drive like the real plugin: `KernelSequenceControl`
+ * on one side, recorded `syscall.seq` events in (`feed`) and the plugin's events out (`feed` returns
+ * the mismatch records, `drain` the `syscall.ngrams` and `syscall.seq_stats` events). Thread state
+ * persists across events and modes, as the kernel's task storage does.
+ */
+export class KernelFilterSim {
+  private readonly threads = new Map<number, { key: number; filled: number; gap: number }>();
+  private readonly modes = new Map<string, 'off' | 'learn' | 'detect'>();
+  private readonly known = new Map<string, Set<number>>();
+  private readonly learnCounts = new Map<string, Map<number, number>>();
+  private readonly counters = new Map<string, { image: string; header: IEvent; matches: number; mismatches: number; learned: number; reported: number }>();
+  private readonly keep: number;
+
+  constructor(
+    readonly n = 5,
+    private readonly initialMode: 'off' | 'learn' | 'detect' = 'learn',
+    private readonly profileOf: (e: IEvent) => string = (e) => e.container?.imageId ?? e.container?.image ?? 'unknown',
+  ) {
+    this.keep = BASE ** (n - 1);
+  }
+
+  modeOf(image: string): 'off' | 'learn' | 'detect' {
+    return this.modes.get(image) ?? this.initialMode;
+  }
+
+  knownOf(image: string): ReadonlySet<number> {
+    return this.known.get(image) ?? new Set();
+  }
+
+  setSequenceMode(image: string, mode: 'off' | 'learn' | 'detect'): void {
+    this.modes.set(image, mode);
+  }
+
+  addKnownNgrams(image: string, keys: Iterable<number>): number {
+    let set = this.known.get(image);
+    if (!set) this.known.set(image, (set = new Set()));
+    let added = 0;
+    for (const k of keys) {
+      if (set.has(k)) continue;
+      set.add(k);
+      added++;
+    }
+    return added;
+  }
+
+  /** One recorded `syscall.seq` event through the filter; returns the mismatch records it makes. */
+  feed(e: IEvent): IEvent[] {
+    const image = this.profileOf(e);
+    const mode = this.modeOf(image);
+    const known = this.knownOf(image);
+    const cid = e.container?.id ?? '';
+    let c = this.counters.get(cid);
+    if (!c) this.counters.set(cid, (c = { image, header: e, matches: 0, mismatches: 0, learned: 0, reported: -1 }));
+    c.header = e;
+    let t = this.threads.get(e.tid);
+    if (!t) this.threads.set(e.tid, (t = { key: 0, filled: 0, gap: 0 }));
+    const out: IEvent[] = [];
+    for (const id of (e as unknown as { syscalls: number[] }).syscalls) {
+      t.key = (t.key % this.keep) * BASE + Math.min(id >>> 0, BASE - 1);
+      if (t.filled < this.n) t.filled++;
+      if (t.filled < this.n || mode === 'off') continue;
+      if (mode === 'learn') {
+        let m = this.learnCounts.get(image);
+        if (!m) this.learnCounts.set(image, (m = new Map()));
+        m.set(t.key, (m.get(t.key) ?? 0) + 1);
+        c.learned++;
+        continue;
+      }
+      if (known.has(t.key)) {
+        t.gap++;
+        c.matches++;
+        continue;
+      }
+      c.mismatches++;
+      out.push(createEvent('syscall.seq_mismatch', e, { syscalls: unpackNgram(t.key, this.n), ngram: t.key, gap: t.gap, image }));
+      t.gap = 0;
+    }
+    return out;
+  }
+
+  /** The plugin's drain at `time`: one `syscall.ngrams` per image with learn counts, one
+   * `syscall.seq_stats` per container (every container seen, moved or not: a tick for the model). */
+  drain(time: Date): IEvent[] {
+    const out: IEvent[] = [];
+    const at = (h: IEvent) => ({ ...h, time, pid: 0, tid: 0, comm: '' });
+    for (const [image, counts] of this.learnCounts) {
+      const member = [...this.counters.values()].find((c) => c.image === image);
+      if (!member || counts.size === 0) continue;
+      out.push(createEvent('syscall.ngrams', at(member.header), { image, n: this.n, ngrams: [...counts].map(([key, count]) => ({ key, ids: unpackNgram(key, this.n), count })) }));
+    }
+    this.learnCounts.clear();
+    for (const c of this.counters.values()) {
+      out.push(createEvent('syscall.seq_stats', at(c.header), { image: c.image, mode: this.modeOf(c.image), matches_total: c.matches, mismatches_total: c.mismatches, learned: c.learned }));
+    }
+    return out;
+  }
+}

@@ -70,6 +70,10 @@ export class KernelStideModel {
   private readonly maxNgrams: number;
   /** Events whose n differs from the profile's (misconfiguration: the kernel's n must equal the model's). */
   wrongN = 0;
+  /** Mismatch records for n-grams the profile already knew (scored as matches). */
+  staleMismatches = 0;
+  /** `syscall.ngrams` events that arrived while the profile was detecting (ignored). */
+  lateNgrams = 0;
 
   constructor(opts: { maxNgrams?: number } = {}) {
     this.maxNgrams = opts.maxNgrams ?? 200_000;
@@ -78,6 +82,12 @@ export class KernelStideModel {
   observe(profile: StideProfile, containerKey: string, event: IEvent, phase: Phase, report: Report): void {
     switch (event.type) {
       case 'syscall.ngrams': {
+        // Never learn while detecting: learn counts then come from a kernel out of step with the
+        // profile (e.g. the plugin restarted in its initial learn mode); ModelSet re-syncs it.
+        if (phase === 'detecting') {
+          this.lateNgrams++;
+          return;
+        }
         const e = event as unknown as NgramsEvent;
         if (e.n !== profile.n) {
           this.wrongN++;
@@ -100,6 +110,15 @@ export class KernelStideModel {
         if (w.gaps > w.applied) {
           this.matches(profile, w, w.gaps - w.applied);
           w.applied = w.gaps;
+        }
+        // A record for an n-gram the profile knows: the kernel's set was behind the profile (learn
+        // counts drained after the switch to detect mode, validation n-grams added at the end of
+        // learning while records were in flight). It is a match, as the userspace path scores it; it
+        // is not in the kernel's match counter, so `applied` does not move.
+        if (profile.ngrams.has(e.ngram)) {
+          this.staleMismatches++;
+          this.matches(profile, w, 1);
+          return;
         }
         this.push(profile, w, 1, e.ngram, event, phase, report);
         return;
@@ -173,6 +192,11 @@ export class KernelStideModel {
     }
   }
 
+  /** A container is gone: drop its window. */
+  forgetContainer(containerKey: string): void {
+    this.windows.delete(containerKey);
+  }
+
   /** Current window mismatch count of a container (for tests and stats). */
   windowMismatches(containerKey: string): number | undefined {
     return this.windows.get(containerKey)?.mismatches;
@@ -203,15 +227,33 @@ export class KernelStideBridge {
 
   constructor(private readonly control: KernelSequenceControl) {}
 
-  sync(image: string, profile: StideProfile, phase: Phase): void {
+  /**
+   * Bring the kernel in step with `phase` when it changed since the last successful sync of `image`.
+   * Returns the kernel mode set, or null when nothing was done. A call that throws is not recorded,
+   * so the next one tries again.
+   */
+  sync(image: string, profile: StideProfile, phase: Phase): 'learn' | 'detect' | null {
     const before = this.phases.get(image);
-    if (before === phase) return;
-    this.phases.set(image, phase);
+    if (before === phase) return null;
     if (phase === 'learning') {
       this.control.setSequenceMode(image, 'learn');
-      return;
+      this.phases.set(image, phase);
+      return 'learn';
     }
     this.control.addKnownNgrams(image, kernelKeysOf(profile, 'ngrams'));
     this.control.setSequenceMode(image, 'detect');
+    this.phases.set(image, phase);
+    return 'detect';
+  }
+
+  /** The phase last synced for `image` (undefined: never, or forgotten). */
+  phaseOf(image: string): Phase | undefined {
+    return this.phases.get(image);
+  }
+
+  /** Forget what was synced for `image` (the next sync does the whole step again), or for every image. */
+  forget(image?: string): void {
+    if (image === undefined) this.phases.clear();
+    else this.phases.delete(image);
   }
 }

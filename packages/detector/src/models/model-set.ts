@@ -5,12 +5,13 @@
  * model objects and is not persisted. Host processes (no container) are not modelled.
  */
 import type { IEvent } from '@boxwatch/core';
-import { BoxwatchError } from '@boxwatch/core';
+import { BoxwatchError, isBoxwatchError } from '@boxwatch/core';
 import { advance, learningFraction, learningTimeLeft, newLearningState, type LearningOptions, type LearningState } from './learning.js';
 import { newNoveltyProfile, noveltyFromJSON, noveltyToJSON, observeNovelty, type NoveltyJSON, type NoveltyProfile } from './novelty.js';
 import { FrequencyModel, newFrequencyProfile, type FrequencyOptions, type FrequencyProfile } from './frequency.js';
 import { StideModel, newStideProfile, type StideEncoding, type StideOptions, type StideProfile } from './stide.js';
 import { ResourceModel, newResourceProfile, type ResourceOptions, type ResourceProfile } from './resource.js';
+import { KernelStideBridge, KernelStideModel, type KernelSequenceControl } from './kernel-stide.js';
 import type { Phase, Report } from './types.js';
 
 /** 2: STIDE profiles carry `encoding` (packed10 keys). Version 1 files (FNV keys) still load, as encoding fnv. */
@@ -21,6 +22,36 @@ export interface ModelOptions {
   frequency?: FrequencyOptions;
   stide?: StideOptions;
   resource?: ResourceOptions;
+  /**
+   * In-kernel STIDE filtering (docs/stide-kernel.md): the syscall plugin running with
+   * `sequence: 'kernel'` (SyscallPlugin implements this). When given, each image's kernel mode and
+   * known n-gram set follow its learning phase: learning → learn mode; validating → the learned
+   * n-grams into the kernel, detect mode; detecting → the validation n-grams too.
+   */
+  kernelSequence?: KernelSequenceControl;
+  /** Told about each kernel sequence step and problem (the Detector logs them). */
+  onKernelSequence?: (note: KernelSequenceNote) => void;
+}
+
+/** What ModelSet did to the kernel sequence filter of an image. */
+export type KernelSequenceNote =
+  | { kind: 'mode'; image: string; phase: Phase; mode: 'learn' | 'detect'; knownNgrams: number; resync: boolean }
+  | { kind: 'added'; image: string; phase: Phase; added: number; knownNgrams: number }
+  | { kind: 'error'; image: string; phase: Phase; error: Error };
+
+export interface KernelSequenceStats {
+  /** Images whose kernel mode follows their phase. */
+  images: number;
+  /** Images whose kernel filter was switched off after an error. */
+  failed: number;
+  /** Re-syncs after the kernel was found out of step (plugin restarted, ...). */
+  resyncs: number;
+  /** Mismatch records for n-grams the profile knew (scored as matches). */
+  staleMismatches: number;
+  /** Learn counts ignored because the image was detecting. */
+  lateNgrams: number;
+  /** Events whose n differed from the model's. */
+  wrongN: number;
 }
 
 export interface ImageProfile {
@@ -66,11 +97,20 @@ export class ModelSet {
   private readonly frequency: FrequencyModel;
   private readonly stide: StideModel;
   private readonly resource: ResourceModel;
+  private readonly kernelStide: KernelStideModel;
+  private readonly bridge: KernelStideBridge | null;
+  /** Kernel sequence state per image: switched off after an error, retry time after ERR_STATE, time of the last sync. */
+  private readonly kernelFailed = new Set<string>();
+  private readonly kernelRetryAt = new Map<string, number>();
+  private readonly kernelSyncedAt = new Map<string, number>();
+  private kernelResyncs = 0;
 
   constructor(private readonly options: ModelOptions = {}) {
     this.frequency = new FrequencyModel(options.frequency);
     this.stide = new StideModel(options.stide);
+    this.kernelStide = new KernelStideModel({ maxNgrams: options.stide?.maxNgrams });
     this.resource = new ResourceModel(options.resource);
+    this.bridge = options.kernelSequence ? new KernelStideBridge(options.kernelSequence) : null;
   }
 
   get size(): number {
@@ -82,7 +122,9 @@ export class ModelSet {
   }
 
   observe(event: IEvent, report: Report): void {
-    const image = imageKey(event);
+    // Learn counts are per profile: the event names it (its header carries one container of it, or none).
+    const named = event.type === 'syscall.ngrams' ? (event as unknown as { image?: unknown }).image : undefined;
+    const image = typeof named === 'string' ? named : imageKey(event);
     if (image === null) return;
     const nowMs = event.time.getTime();
     let p = this.profiles.get(image);
@@ -91,13 +133,25 @@ export class ModelSet {
       this.profiles.set(image, p);
     }
     const phase = advance(p.learning, this.options.learning ?? {}, nowMs, () => this.finish(p!));
-    const containerKey = event.container!.id;
+    if (this.bridge) this.syncKernel(p, phase, false);
+    const containerKey = event.container?.id ?? '';
     switch (event.type) {
       case 'syscall.count':
         this.frequency.observe(p.frequency, containerKey, event, phase, report);
         return;
       case 'syscall.seq':
         this.stide.observe(p.stide, containerKey, event, phase, report);
+        return;
+      case 'syscall.ngrams':
+        this.kernelNgrams(p, containerKey, event, phase, report);
+        return;
+      case 'syscall.seq_mismatch':
+        if (event.container) this.kernelStide.observe(p.stide, containerKey, event, phase, report);
+        return;
+      case 'syscall.seq_stats':
+        if (!event.container) return;
+        if (this.bridge) this.checkKernelMode(p, event, phase);
+        this.kernelStide.observe(p.stide, containerKey, event, phase, report);
         return;
       case 'resource.usage':
         this.resource.observe(p.resource, containerKey, event, phase, report);
@@ -117,7 +171,22 @@ export class ModelSet {
       p.learning.phase = 'detecting';
       p.learning.finishedMs = p.learning.lastMs;
       this.finish(p);
+      if (this.bridge) this.syncKernel(p, 'detecting', false);
     }
+  }
+
+  kernelSequenceStats(): KernelSequenceStats | null {
+    if (!this.bridge) return null;
+    let images = 0;
+    for (const image of this.profiles.keys()) if (this.bridge.phaseOf(image) !== undefined) images++;
+    return {
+      images,
+      failed: this.kernelFailed.size,
+      resyncs: this.kernelResyncs,
+      staleMismatches: this.kernelStide.staleMismatches,
+      lateNgrams: this.kernelStide.lateNgrams,
+      wrongN: this.kernelStide.wrongN,
+    };
   }
 
   progress(nowMs?: number): ImageProgress[] {
@@ -134,6 +203,7 @@ export class ModelSet {
   forgetContainer(id: string): void {
     this.frequency.forgetContainer(id);
     this.resource.forgetContainer(id);
+    this.kernelStide.forgetContainer(id);
   }
 
   toJSON(): ModelsJSON {
@@ -165,6 +235,11 @@ export class ModelSet {
       throw new BoxwatchError('ERR_CONFIG', `model file: expected version ${MODEL_FILE_VERSION} (or 1) with a profiles array`, { field: 'version' });
     }
     this.profiles.clear();
+    // Loaded profiles may be in another phase: the kernel is synced again on each image's next event.
+    this.bridge?.forget();
+    this.kernelFailed.clear();
+    this.kernelRetryAt.clear();
+    this.kernelSyncedAt.clear();
     for (const j of json.profiles) {
       const p = this.newProfile(j.image, j.learning.startMs);
       p.learning = { ...j.learning };
@@ -191,7 +266,93 @@ export class ModelSet {
 
   private finish(p: ImageProfile): void {
     this.frequency.finish(p.frequency);
+    // Before StideModel.finish, which merges and clears `pending`: the kernel path needs the keys
+    // that join the database, to put them into the kernel's known set too.
+    const added = this.kernelStide.finish(p.stide);
     this.stide.finish(p.stide);
     this.resource.finish(p.resource);
+    if (this.bridge && added.length > 0 && !this.kernelFailed.has(p.image) && this.bridge.phaseOf(p.image) !== undefined) {
+      try {
+        this.options.kernelSequence!.addKnownNgrams(p.image, added);
+        this.options.onKernelSequence?.({ kind: 'added', image: p.image, phase: 'detecting', added: added.length, knownNgrams: p.stide.ngrams.size });
+      } catch (err) {
+        // The sync that follows (phase detecting) puts the whole set in again, or reports the problem.
+        this.bridge.forget(p.image);
+      }
+    }
+  }
+
+  /** Keep the kernel filter of `p`'s image in step with its phase (KernelStideBridge), reporting problems. */
+  private syncKernel(p: ImageProfile, phase: Phase, resync: boolean): void {
+    const bridge = this.bridge!;
+    const image = p.image;
+    if (bridge.phaseOf(image) === phase || this.kernelFailed.has(image)) return;
+    const retryAt = this.kernelRetryAt.get(image);
+    const now = Date.now();
+    if (retryAt !== undefined && now < retryAt) return;
+    try {
+      const mode = bridge.sync(image, p.stide, phase);
+      this.kernelRetryAt.delete(image);
+      if (mode) {
+        this.kernelSyncedAt.set(image, now);
+        this.options.onKernelSequence?.({ kind: 'mode', image, phase, mode, knownNgrams: p.stide.ngrams.size, resync });
+      }
+    } catch (err) {
+      // The plugin is not running (yet, or any more): try again a second later.
+      if (isBoxwatchError(err, 'ERR_STATE')) {
+        this.kernelRetryAt.set(image, now + 1000);
+        return;
+      }
+      // Anything else (a profile with fnv keys, a full kernel map): no kernel filtering for this
+      // image rather than a kernel left in learn mode or scoring against a partial set.
+      this.kernelFailed.add(image);
+      try {
+        this.options.kernelSequence!.setSequenceMode(image, 'off');
+      } catch {
+        /* reported below */
+      }
+      this.options.onKernelSequence?.({ kind: 'error', image, phase, error: err as Error });
+    }
+  }
+
+  /** Learn counts: into the profile while learning or validating; in validation, into the kernel too. */
+  private kernelNgrams(p: ImageProfile, containerKey: string, event: IEvent, phase: Phase, report: Report): void {
+    if (phase === 'detecting') {
+      this.kernelStide.observe(p.stide, containerKey, event, phase, report); // counted, ignored
+      // A kernel counting in learn mode while the image detects is out of step (plugin restarted).
+      if (this.bridge && !this.kernelFailed.has(p.image)) this.resync(p, phase);
+      return;
+    }
+    const ngrams = (event as unknown as { ngrams?: Array<{ key: number }> }).ngrams ?? [];
+    const fresh = phase === 'validating' && this.bridge ? ngrams.map((x) => x.key).filter((k) => !p.stide.ngrams.has(k)) : [];
+    this.kernelStide.observe(p.stide, containerKey, event, phase, report);
+    // Counts drained after the switch to detect mode were made in learn mode: the profile has them
+    // now, so the kernel must too (else their records come back as mismatches, scored as matches).
+    if (fresh.length > 0 && !this.kernelFailed.has(p.image) && this.bridge!.phaseOf(p.image) === phase) {
+      try {
+        this.options.kernelSequence!.addKnownNgrams(p.image, fresh.filter((k) => p.stide.ngrams.has(k)));
+      } catch {
+        this.bridge!.forget(p.image);
+        this.syncKernel(p, phase, true);
+      }
+    }
+  }
+
+  /** A counter drain names the kernel's mode: one drained after our last sync must agree with the phase. */
+  private checkKernelMode(p: ImageProfile, event: IEvent, phase: Phase): void {
+    const mode = (event as unknown as { mode?: string }).mode;
+    const image = p.image;
+    if (this.kernelFailed.has(image) || this.bridge!.phaseOf(image) !== phase) return;
+    const syncedAt = this.kernelSyncedAt.get(image);
+    if (syncedAt === undefined || event.time.getTime() <= syncedAt) return;
+    const expected = phase === 'learning' ? 'learn' : 'detect';
+    if (mode !== expected) this.resync(p, phase);
+  }
+
+  private resync(p: ImageProfile, phase: Phase): void {
+    this.kernelResyncs++;
+    this.bridge!.forget(p.image);
+    this.kernelRetryAt.delete(p.image);
+    this.syncKernel(p, phase, true);
   }
 }
