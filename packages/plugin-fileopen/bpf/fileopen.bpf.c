@@ -6,10 +6,14 @@
  *
  *   kretprobe  kprobe + kretprobe on do_filp_open (the seed's hook). The kernel hands us the
  *              struct file directly; the fd is not allocated yet, so `ret` is 0 on success.
- *   tp_btf     tp_btf/sys_enter + sys_exit for open/openat/openat2/creat: the arguments are
- *              stashed per thread at enter; at exit the returned fd is resolved through
- *              task->files->fdt->fd[fd] to the struct file.
- *   raw_tp     the same as tp_btf through raw tracepoints (older kernels without tp_btf).
+ *   tp_btf     tp_btf/sys_exit only, for open/openat/openat2/creat: the arguments are still in
+ *              the syscall's pt_regs at exit, so nothing is stashed at enter. The returned fd is
+ *              resolved through task->files->fdt->fd[fd] to the struct file, and the path is walked
+ *              with direct BTF loads (bpf_rdonly_cast, Linux 6.2+); where the kernel rejects that,
+ *              userspace reloads with direct_walk off and the walk uses probe reads.
+ *   raw_tp     raw_tracepoint/sys_enter + sys_exit (older kernels without tp_btf): the
+ *              arguments are stashed per thread at enter (path argument copied then) and the
+ *              walk uses probe reads.
  *
  * From the struct file the path is rebuilt by a mount-aware walk (d_parent inside a mount,
  * mnt_mountpoint/mnt_parent across mounts, stop at the task's fs->root) so it reads as the
@@ -17,8 +21,8 @@
  * bpf_loop, not an unrolled loop: the verifier checks the step once, which keeps load time low
  * (unrolled walks cost ~0.7 s per program on the reference machine).
  *
- * Failed opens carry the path argument as passed (copied at enter, before the kernel acts on
- * it) and the negative errno.
+ * Failed opens carry the path argument as passed and the negative errno (tp_btf: read at exit
+ * from the caller's memory; raw_tp: copied at enter; kretprobe: the kernel's copy).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -53,6 +57,15 @@ BW_EXPORT_STRUCT(deny_prefix_key);
 const volatile bool include_host = false;
 /* Path components walked before the path is marked truncated. */
 const volatile u32 max_depth = 64;
+/* tp_btf: resolve fd -> file -> path with direct BTF loads (needs the bpf_rdonly_cast kfunc,
+ * Linux 6.2+). Off: the same walk with probe reads. Userspace turns it off and reloads when the
+ * verifier rejects the program (the weak kfunc is then unresolved and must be dead code). */
+const volatile bool direct_walk = true;
+
+/* Generic kfunc (6.2+): a read-only BTF-typed view of a kernel pointer; the verifier inlines it
+ * to a register move. Weak, so the object still loads where it is missing (direct_walk off). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#define BTF_CAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
 
 BW_RINGBUF(events, 4 << 20);
 
@@ -136,9 +149,9 @@ static __always_inline bool is_write_open(u32 flags)
 	return (flags & O_ACCMODE) != 0 || (flags & (O_CREAT | O_TRUNC | O_TMPFILE_BIT)) != 0;
 }
 
-/* Filters that only need the flags and the task: applied at enter so filtered opens cost no
- * stash and no walk. */
-static __always_inline bool wanted_at_enter(u32 flags)
+/* Filters that only need the flags and the task: applied before any stash or walk, so filtered
+ * opens cost neither. */
+static __always_inline bool wanted(u32 flags)
 {
 	u32 zero = 0;
 	struct fileopen_config *cfg = bpf_map_lookup_elem(&fo_config, &zero);
@@ -266,6 +279,143 @@ static __always_inline void resolve_file_path(struct scratch *s, struct task_str
 	bpf_probe_read_kernel_str(s->rec.fs, sizeof(s->rec.fs), fsname);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * The same walk with direct BTF loads (tp_btf, direct_walk on). Kernel pointers travel as u64 and
+ * are viewed through bpf_rdonly_cast: every field load is an inlined fault-tolerant load instead
+ * of a bpf_probe_read_kernel call; only the name bytes are copied with a helper.
+ * ---------------------------------------------------------------------------------------- */
+
+struct walk_state_btf {
+	u64 dentry;
+	u64 vfsmnt;
+	u64 mnt;
+	u64 root_dentry;
+	u64 root_mnt;
+	u32 pos;   /* the path so far is walk[pos, FO_PATH_MAX - 1) */
+	u32 depth; /* components written */
+	u8 truncated;
+	u8 done;
+};
+
+static int walk_step_btf(u32 index, void *arg)
+{
+	struct walk_state_btf *w = arg;
+	u64 dv = w->dentry;
+	u64 mv = w->vfsmnt;
+
+	if (dv == w->root_dentry && mv == w->root_mnt) {
+		w->done = 1;
+		return 1;
+	}
+	struct dentry *d = BTF_CAST(struct dentry, dv);
+	struct vfsmount *vfsmnt = BTF_CAST(struct vfsmount, mv);
+	u64 mnt_root = (u64)vfsmnt->mnt_root;
+	u64 parent = (u64)d->d_parent;
+	if (dv == mnt_root || dv == parent) {
+		struct mount *m = BTF_CAST(struct mount, w->mnt);
+		u64 up = (u64)m->mnt_parent;
+		if (dv != mnt_root || w->mnt == up) {
+			w->done = 1;
+			return 1;
+		}
+		w->dentry = (u64)m->mnt_mountpoint;
+		w->mnt = up;
+		w->vfsmnt = up + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+
+	if (w->depth >= max_depth) {
+		w->truncated = 1;
+		return 1;
+	}
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 1;
+	u32 len = d->d_name.len;
+	const unsigned char *name = d->d_name.name;
+	if (len > NAME_MASK || len + 2 > w->pos) {
+		w->truncated = 1;
+		return 1;
+	}
+	u32 pos = w->pos - len;
+	bpf_probe_read_kernel(&s->walk[pos & PATH_MASK], len & NAME_MASK, name);
+	pos--;
+	s->walk[pos & PATH_MASK] = '/';
+	w->pos = pos;
+	w->depth++;
+	w->dentry = parent;
+	return 0;
+}
+
+/* task->files->fdt->fd[fd]: direct loads down to the fd array, one read for the slot (a
+ * variable index into a kernel array is not a BTF load the verifier accepts). 0 if unresolved. */
+static __always_inline u64 fd_to_file_btf(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = task->files->fdt;
+	unsigned int max = fdt->max_fds;
+	if (fd < 0 || fd >= max)
+		return 0;
+	u64 fds = (u64)fdt->fd;
+	u64 file = 0;
+	bpf_probe_read_kernel(&file, sizeof(file), (const void *)(fds + fd * sizeof(u64)));
+	return file;
+}
+
+/* resolve_file_path with direct loads. */
+static __always_inline void resolve_file_path_btf(struct scratch *s, struct task_struct *task, u64 filev)
+{
+	struct file *file = BTF_CAST(struct file, filev);
+	struct fs_struct *fs = task->fs;
+	struct walk_state_btf w = {};
+	w.dentry = (u64)file->f_path.dentry;
+	w.vfsmnt = (u64)file->f_path.mnt;
+	w.mnt = w.vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	w.root_dentry = (u64)fs->root.dentry;
+	w.root_mnt = (u64)fs->root.mnt;
+	w.pos = FO_PATH_MAX - 1;
+	s->walk[FO_PATH_MAX - 1] = 0;
+
+	bpf_loop(max_depth * 2 + 2, walk_step_btf, &w, 0);
+	if (!w.done)
+		w.truncated = 1;
+	if (w.pos == FO_PATH_MAX - 1) {
+		w.pos--;
+		s->walk[w.pos & PATH_MASK] = '/';
+	}
+	u32 len = FO_PATH_MAX - 1 - w.pos;
+	bpf_probe_read_kernel(s->rec.path, (len + 1) & PATH_MASK, &s->walk[w.pos & PATH_MASK]);
+	s->rec.path_len = len;
+	s->rec.depth = w.depth;
+	s->rec.status = w.truncated ? FO_ST_TRUNCATED : 0;
+	s->rec.source = FO_SRC_FILE;
+
+	const char *fsname = file->f_path.mnt->mnt_sb->s_type->name;
+	bpf_probe_read_kernel_str(s->rec.fs, sizeof(s->rec.fs), fsname);
+}
+
+/* bw_fill_header for a BTF task pointer (tp_btf): the same fields with direct loads; only the
+ * pid number at the namespace level needs a read (a variable index into pid->numbers[]). */
+static __always_inline void fill_header_btf(struct bw_event_header *h, u16 type, struct task_struct *task)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	h->ts_ns = bpf_ktime_get_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->tgid = id >> 32;
+	h->pid = (u32)id;
+	struct pid *pid = task->group_leader->thread_pid;
+	unsigned int level = pid->level;
+	u32 nr = 0;
+	bpf_probe_read_kernel(&nr, sizeof(nr), (const void *)((u64)pid + bpf_core_field_offset(struct pid, numbers) +
+							     (u64)level * bpf_core_type_size(struct upid) +
+							     bpf_core_field_offset(struct upid, nr)));
+	h->ns_tgid = nr;
+	h->type = type;
+	h->flags = task->thread_pid->level == 0 ? BW_HDR_HOST : 0;
+	h->_pad = 0;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
 /* The argument path of a failed open (or of a success whose fd vanished). */
 static __always_inline void argument_path(struct scratch *s, struct open_args *a)
 {
@@ -286,6 +436,22 @@ static __always_inline void argument_path(struct scratch *s, struct open_args *a
 	s->rec.fs[0] = 0;
 }
 
+/* The argument path read at exit from the caller's memory (tp_btf): the same bytes and the same
+ * truncation rule as the copy raw_tp takes at enter. */
+static __always_inline void argument_path_user(struct scratch *s, const char *upath)
+{
+	long n = bpf_probe_read_user_str(s->rec.path, FO_ARG_MAX, upath);
+	if (n < 1) {
+		s->rec.path[0] = 0;
+		n = 1;
+	}
+	s->rec.path_len = (n - 1) & PATH_MASK;
+	s->rec.depth = 0;
+	s->rec.status = n >= FO_ARG_MAX ? FO_ST_TRUNCATED : 0;
+	s->rec.source = FO_SRC_ARG;
+	s->rec.fs[0] = 0;
+}
+
 /* The longest deny/allow prefix matching the path decides. */
 static __always_inline bool denied(struct scratch *s, u32 flags)
 {
@@ -297,6 +463,20 @@ static __always_inline bool denied(struct scratch *s, u32 flags)
 	if (!action)
 		return false;
 	return (*action & (is_write_open(flags) ? FO_DENY_WRITES : FO_DENY_READS)) != 0;
+}
+
+/* Deny-list check and ring-buffer output of the record built in s->rec. */
+static __always_inline void send_record(struct scratch *s, u32 flags)
+{
+	if (denied(s, flags)) {
+		count(CNT_DENIED);
+		return;
+	}
+	u32 size = offsetof(struct file_open_record, path) + ((s->rec.path_len + 1) & PATH_MASK);
+	if (size > sizeof(s->rec))
+		return;
+	if (bpf_ringbuf_output(&events, &s->rec, size, BW_WAKEUP_FLAGS(events)) < 0)
+		BW_COUNT_LOST(events_lost);
 }
 
 /* Build and send the record for one finished open. `a` is the scratch copy of the stash. */
@@ -311,19 +491,11 @@ static __always_inline void emit_open(struct scratch *s, struct task_struct *tas
 		resolve_file_path(s, task, file);
 	else
 		argument_path(s, a);
-	if (denied(s, a->flags)) {
-		count(CNT_DENIED);
-		return;
-	}
-	u32 size = offsetof(struct file_open_record, path) + ((s->rec.path_len + 1) & PATH_MASK);
-	if (size > sizeof(s->rec))
-		return;
-	if (bpf_ringbuf_output(&events, &s->rec, size, BW_WAKEUP_FLAGS(events)) < 0)
-		BW_COUNT_LOST(events_lost);
+	send_record(s, a->flags);
 }
 
 /* ------------------------------------------------------------------------------------------
- * Tracepoint variants: stash at sys_enter, resolve the fd at sys_exit
+ * raw_tp variant: stash at sys_enter, resolve the fd at sys_exit
  * ---------------------------------------------------------------------------------------- */
 
 static __always_inline int open_enter(struct pt_regs *regs, long id)
@@ -358,7 +530,7 @@ static __always_inline int open_enter(struct pt_regs *regs, long id)
 	}
 	/* As the kernel does (build_open_how): the mode only means something when creating. */
 	mode = (flags & (O_CREAT | O_TMPFILE_BIT)) ? (mode & 07777) : 0;
-	if (!wanted_at_enter(flags))
+	if (!wanted(flags))
 		return 0;
 
 	u32 zero = 0;
@@ -419,17 +591,88 @@ static __always_inline int open_exit(long id, long ret)
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(tp_sys_enter, struct pt_regs *regs, long id)
+static __always_inline bool is_open_nr(long id)
 {
-	return open_enter(regs, id);
+	return id == NR_openat || id == NR_open || id == NR_openat2 || id == NR_creat;
 }
+
+/* ------------------------------------------------------------------------------------------
+ * tp_btf variant: one program at sys_exit. The syscall's arguments are still in its pt_regs (only
+ * ax holds the result), so there is no enter program and no per-thread stash: a successful open
+ * never copies its path argument, a failed one reads it from the caller's memory here.
+ * ---------------------------------------------------------------------------------------- */
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tp_sys_exit, struct pt_regs *regs, long ret)
 {
-	/* A direct BTF load (no helper call): regs is a trusted pointer in tp_btf. */
-	return open_exit(regs->orig_ax, ret);
+	/* Direct BTF loads (no helper calls): regs and the current task are trusted pointers. */
+	long id = regs->orig_ax;
+	if (!is_open_nr(id))
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!include_host && !bw_is_container_task_btf(task))
+		return 0;
+
+	u64 upath;
+	u32 flags, mode;
+	if (id == NR_openat) {
+		upath = regs->si;
+		flags = regs->dx;
+		mode = regs->r10;
+	} else if (id == NR_open) {
+		upath = regs->di;
+		flags = regs->si;
+		mode = regs->dx;
+	} else if (id == NR_creat) {
+		upath = regs->di;
+		flags = O_CREAT | O_WRONLY | O_TRUNC;
+		mode = regs->si;
+	} else {
+		struct open_how how = {};
+		upath = regs->si;
+		bpf_probe_read_user(&how, sizeof(how), (const void *)regs->dx);
+		flags = how.flags;
+		mode = how.mode;
+	}
+	/* As the kernel does (build_open_how): the mode only means something when creating. */
+	mode = (flags & (O_CREAT | O_TMPFILE_BIT)) ? (mode & 07777) : 0;
+	if (!wanted(flags))
+		return 0;
+
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	if (direct_walk)
+		fill_header_btf(&s->rec.hdr, FO_RECORD_OPEN, task);
+	else
+		bw_fill_header(&s->rec.hdr, FO_RECORD_OPEN, task);
+	s->rec.ret = ret;
+	s->rec.raw_flags = flags;
+	s->rec.mode = mode;
+
+	bool resolved = false;
+	if (ret >= 0) {
+		if (direct_walk) {
+			u64 file = fd_to_file_btf(task, ret);
+			if (file) {
+				resolve_file_path_btf(s, task, file);
+				resolved = true;
+			}
+		} else {
+			struct file *file = fd_to_file(task, ret);
+			if (file) {
+				resolve_file_path(s, task, file);
+				resolved = true;
+			}
+		}
+		if (!resolved)
+			count(CNT_UNRESOLVED);
+	}
+	if (!resolved)
+		argument_path_user(s, (const char *)upath);
+	send_record(s, flags);
+	return 0;
 }
 
 SEC("raw_tracepoint/sys_enter")
@@ -460,7 +703,7 @@ int BPF_KPROBE(kp_do_filp_open, int dfd, struct filename *pathname, const struct
 	if (flags & FMODE_EXEC_FLAG)
 		return 0;
 	u32 mode = (flags & (O_CREAT | O_TMPFILE_BIT)) ? (BPF_CORE_READ(op, mode) & 07777) : 0;
-	if (!wanted_at_enter(flags))
+	if (!wanted(flags))
 		return 0;
 	u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);

@@ -3,6 +3,7 @@ import {
   BpfPlugin,
   codec,
   configError,
+  isBoxwatchError,
   recordType,
   type BpfMap,
   type BpfObject,
@@ -26,15 +27,16 @@ export const FILEOPEN_VARIANTS: readonly HookVariant[] = [
   },
   {
     name: 'tp_btf',
-    programs: ['tp_sys_enter', 'tp_sys_exit'],
+    programs: ['tp_sys_exit'],
     requires: ['tp_btf', 'ringbuf', 'bpf_loop'],
-    description: 'tp_btf sys_enter/sys_exit for open, openat, openat2, creat; the returned fd is resolved through the fd table',
+    description:
+      'tp_btf sys_exit for open, openat, openat2, creat (arguments from the syscall registers, no enter stash); the returned fd is resolved through the fd table and the path walked with direct BTF loads',
   },
   {
     name: 'raw_tp',
     programs: ['raw_sys_enter', 'raw_sys_exit'],
     requires: ['raw_tp', 'ringbuf', 'bpf_loop'],
-    description: 'the tp_btf variant through raw tracepoints',
+    description: 'raw tracepoints sys_enter/sys_exit: arguments stashed at enter, the fd resolved and the path walked with probe reads',
   },
 ];
 
@@ -59,6 +61,11 @@ export interface FileOpenStats extends PluginStats {
   denied: number;
   /** Opens dropped by only-writes mode or the watched-containers filter. */
   filtered: number;
+  /**
+   * tp_btf variant: true when the path walk uses direct BTF loads (bpf_rdonly_cast, Linux 6.2+),
+   * false when the kernel rejected that and the probe-read walk was loaded instead.
+   */
+  directWalk?: boolean;
 }
 
 /**
@@ -76,6 +83,8 @@ export class FileOpenPlugin extends BpfPlugin {
   private watched: readonly string[] | null;
   private watchedIds = new Set<bigint>();
   private unsubscribe: (() => void) | null = null;
+  /** tp_btf: load the direct-load walk; cleared when the kernel rejects it (before Linux 6.2). */
+  private directWalk = true;
 
   constructor(options: FileOpenOptions = {}, objectPath?: string) {
     super();
@@ -87,9 +96,26 @@ export class FileOpenPlugin extends BpfPlugin {
     this.objectPath = objectPath ?? defaultObjectPath();
   }
 
-  protected override configure(obj: BpfObject): void {
-    obj.setGlobals({ include_host: this.opts.includeHost, max_depth: this.opts.maxDepth });
+  protected override configure(obj: BpfObject, variant: HookVariant): void {
+    const tpBtf = variant.name === 'tp_btf';
+    obj.setGlobals({ include_host: this.opts.includeHost, max_depth: this.opts.maxDepth, direct_walk: tpBtf && this.directWalk });
     obj.setMaxEntries('events', this.opts.ringBytes);
+    // Only the enter/exit variants stash per thread; tp_btf reads the arguments at exit, so its
+    // stash is not allocated (a preallocated 16384-entry hash is most of the object's memory).
+    if (tpBtf) obj.setMaxEntries('pending', 1);
+  }
+
+  override async start(ctx: PluginContext): Promise<void> {
+    try {
+      await super.start(ctx);
+    } catch (err) {
+      // Kernels before 6.2 have no bpf_rdonly_cast: the verifier rejects the direct walk. Load
+      // the same program with the probe-read walk instead.
+      if (this.variant?.name !== 'tp_btf' || !this.directWalk || !isBoxwatchError(err, 'ERR_VERIFIER')) throw err;
+      ctx.logger.info({ plugin: this.name }, 'direct BTF path walk rejected by the verifier; using the probe-read walk');
+      this.directWalk = false;
+      await super.start(ctx);
+    }
   }
 
   protected override onLoaded(obj: BpfObject, ctx: PluginContext): void {
@@ -214,6 +240,7 @@ export class FileOpenPlugin extends BpfPlugin {
       unresolved: this.counter(CNT.unresolved),
       denied: this.counter(CNT.denied),
       filtered: this.counter(CNT.filtered),
+      ...(this.variant?.name === 'tp_btf' ? { directWalk: this.directWalk } : {}),
     };
   }
 }
