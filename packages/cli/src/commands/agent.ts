@@ -6,7 +6,7 @@ import { Collector, NdjsonSink, PrettySink, createLogger, isBoxwatchError, type 
 import { KafkaSink } from '@boxwatch/sink-kafka';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource, LoadedConfig } from '../config/load.js';
-import { createConfiguredPlugins } from '../runtime/plugins.js';
+import { createConfiguredPlugins, kernelSequencePlugin } from '../runtime/plugins.js';
 import { startApi } from '../runtime/api.js';
 import { shutdown, waitForStop } from '../runtime/lifecycle.js';
 
@@ -28,6 +28,12 @@ export function kafkaOptions<T>(config: BoxwatchConfig, source: ConfigSource, ex
 export async function agent({ config, source }: LoadedConfig): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const plugins = createConfiguredPlugins(config, source);
+  if (kernelSequencePlugin(plugins)) {
+    logger.warn(
+      { plugin: 'syscall', initialMode: kernelSequencePlugin(plugins)!.options.kernelSequence!.initialMode },
+      "sequence: kernel is driven by an in-process detector (boxwatch run); in agent mode every image stays in kernelSequence.initialMode",
+    );
+  }
   const sinks: Sink[] = [];
   if (config.output === 'kafka') sinks.push(kafkaOptions(config, source, 'sink', (o) => new KafkaSink(o as never), { logger }));
   else if (config.output === 'ndjson') sinks.push(new NdjsonSink());

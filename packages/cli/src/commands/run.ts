@@ -6,7 +6,7 @@
 import { Collector, createLogger } from '@boxwatch/core';
 import { AlertPrinter } from '@boxwatch/detector';
 import type { LoadedConfig } from '../config/load.js';
-import { createConfiguredPlugins } from '../runtime/plugins.js';
+import { createConfiguredPlugins, kernelSequencePlugin } from '../runtime/plugins.js';
 import { createManagedDetector } from '../runtime/detector.js';
 import { AlertStore } from '../runtime/alert-store.js';
 import { StatusLine, formatDuration } from '../runtime/status-line.js';
@@ -17,7 +17,10 @@ import { DetectorSink } from '../runtime/detector-sink.js';
 export async function run({ config, source }: LoadedConfig): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const plugins = createConfiguredPlugins(config, source);
-  const managed = await createManagedDetector(config, source, logger);
+  // In-kernel STIDE filtering (pluginOptions.syscall.sequence: kernel): the detector drives the
+  // kernel's per-image mode and known n-grams from each image's learning phase.
+  const kernelSequence = kernelSequencePlugin(plugins);
+  const managed = await createManagedDetector(config, source, logger, { kernelSequence });
   const { detector } = managed;
   const alerts = new AlertStore(config.detector.alertBuffer);
   const format = config.format ?? (process.stdout.isTTY ? 'pretty' : 'ndjson');

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Detector, defaultRulesPath } from '@boxwatch/detector';
+import { Detector, defaultRulesPath, type KernelSequenceControl } from '@boxwatch/detector';
 import type { Logger } from '@boxwatch/core';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource } from '../config/load.js';
@@ -22,12 +22,18 @@ export function ruleFiles(config: BoxwatchConfig): string[] {
   return config.detector.rules.map((r) => (r === 'default' ? defaultRulesPath() : resolve(r)));
 }
 
-export async function createManagedDetector(config: BoxwatchConfig, source: ConfigSource, logger: Logger): Promise<ManagedDetector> {
+export interface ManagedDetectorOptions {
+  /** In-process only (`run`): the syscall plugin in `sequence: 'kernel'` mode, driven by the models. */
+  kernelSequence?: KernelSequenceControl | null;
+}
+
+export async function createManagedDetector(config: BoxwatchConfig, source: ConfigSource, logger: Logger, extra: ManagedDetectorOptions = {}): Promise<ManagedDetector> {
   const d = config.detector;
   const detector = new Detector({
     rules: ruleFiles(config),
     watchRules: d.watchRules,
     models: d.models ? { learning: { learnMs: d.learnMinutes * 60_000 } } : false,
+    ...(extra.kernelSequence ? { kernelSequence: extra.kernelSequence } : {}),
     logger: logger.child({ component: 'detector' }),
   });
   for (const e of detector.ruleErrors) logger.warn({ file: e.file, line: e.line }, e.message);

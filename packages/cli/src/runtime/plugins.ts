@@ -1,4 +1,5 @@
 import { isBoxwatchError, type Userspace } from '@boxwatch/core';
+import { SyscallPlugin } from '@boxwatch/plugin-syscall';
 import { createPlugin } from '../plugins.js';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource } from '../config/load.js';
@@ -22,4 +23,14 @@ export function createConfiguredPlugins(config: BoxwatchConfig, source: ConfigSo
       throw err;
     }
   });
+}
+
+/**
+ * The syscall plugin when it is configured for in-kernel STIDE filtering
+ * (`pluginOptions.syscall.sequence: kernel`), else null. `boxwatch run` hands it to the detector,
+ * which then drives the kernel's per-image mode and known n-grams.
+ */
+export function kernelSequencePlugin(plugins: readonly Userspace[]): SyscallPlugin | null {
+  for (const p of plugins) if (p instanceof SyscallPlugin && p.options.kernelSequence !== null) return p;
+  return null;
 }
