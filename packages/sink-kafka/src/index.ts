@@ -1,5 +1,14 @@
 export { KafkaSink, type KafkaSinkStats } from './sink.js';
-export { parseSinkOptions, COMPRESSIONS, type Compression, type KafkaSinkOptions, type KafkaSinkConfig } from './sink-options.js';
+export {
+  parseSinkOptions,
+  COMPRESSIONS,
+  MESSAGE_FORMATS,
+  type Compression,
+  type MessageFormat,
+  type KafkaSinkOptions,
+  type KafkaSinkConfig,
+} from './sink-options.js';
+export { BATCH_SCHEMA, decodeValue, type Decoded } from './wire.js';
 export {
   KafkaSource,
   type KafkaSourceOptions,

@@ -10,6 +10,10 @@ type CompressionTypes = (typeof CompressionTypes)[keyof typeof CompressionTypes]
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
+/** How events map onto Kafka messages (see docs/kafka.md, "Messages"). */
+export const MESSAGE_FORMATS = ['batch', 'single'] as const;
+export type MessageFormat = (typeof MESSAGE_FORMATS)[number];
+
 const COMPRESSION_TYPE: Record<Compression, CompressionTypes> = {
   none: CompressionTypes.None,
   gzip: CompressionTypes.GZIP,
@@ -34,6 +38,19 @@ const sinkSchema = z
     lingerMs: z.number().int().min(0).max(60_000).default(5),
     /** Most events in one produce request. */
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
+    /**
+     * Wire form of a Kafka message: `batch` (default) packs consecutive events of one key (host +
+     * container) into one message, `{"schema":2,"events":[...]}`; `single` sends one message per event
+     * (the event's own JSON, schema 1), for consumers that want one record per event.
+     */
+    messageFormat: z.enum(MESSAGE_FORMATS, { message: `must be one of ${MESSAGE_FORMATS.join(', ')}` }).default('batch'),
+    /** `batch` form: most events in one Kafka message. */
+    maxEventsPerMessage: z.number().int().min(1).max(100_000).default(500),
+    /**
+     * `batch` form: most bytes of event JSON in one Kafka message (an event larger than this still
+     * travels, alone in its message). Keep it well under the broker's `message.max.bytes` (1 MiB default).
+     */
+    maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024),
     /** Most events held in memory while the broker is slow or away; beyond it events are dropped (and counted). */
     queueSize: z.number().int().min(1).max(100_000_000).default(100_000),
     compression: z.enum(COMPRESSIONS, { message: `must be one of ${COMPRESSIONS.join(', ')}` }).default('none'),
@@ -60,6 +77,9 @@ export interface KafkaSinkConfig extends ConnectionConfig {
   replicationFactor: number;
   lingerMs: number;
   batchSize: number;
+  messageFormat: MessageFormat;
+  maxEventsPerMessage: number;
+  maxMessageBytes: number;
   queueSize: number;
   compression: Compression;
   compressionType: CompressionTypes;

@@ -1,26 +1,26 @@
-import kafkajs, { type Admin, type ICustomPartitioner, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import kafkajs, { type Admin, type ICustomPartitioner, type Kafka, type Producer } from 'kafkajs';
 import { BoxwatchError, createLogger, type IEvent, type Logger, type Sink, type SinkStats } from '@boxwatch/core';
 import { createKafka } from './connection.js';
-import { BoundedQueue } from './queue.js';
+import { EventQueue, type Chunk } from './queue.js';
 import { parseSinkOptions, type KafkaSinkConfig, type KafkaSinkOptions } from './sink-options.js';
-import { EVENT_FAMILIES, messageKey, topicForType, topicsFor } from './topics.js';
+import { EVENT_FAMILIES, familyOf, messageKey, topicForType, topicsFor } from './topics.js';
+import { BATCH_HEAD, batchElementJSON, batchTail } from './wire.js';
 
 // kafkajs is CommonJS and Node's ESM loader cannot see its named exports: import the default.
 const { Partitioners } = kafkajs;
 
-/**
- * A serialised event waiting for the broker: its topic and the kafkajs message itself, built once at
- * write() (serialising then also freezes the event as it was). At 100k events/s every per-event object
- * counts: the garbage collector was the largest single item in the sink's profile.
- */
-interface Outgoing {
-  topic: string;
-  message: { key: string; value: string; headers: { type: string; host: string } };
+/** The head of the queue on its way to the broker, built once so every retry resends the same messages. */
+interface InFlight {
+  events: number;
+  messages: number;
+  topics: Array<{ topic: string; messages: Array<{ key: string; value: Buffer | string; headers: Record<string, string> }> }>;
 }
 
 export interface KafkaSinkStats extends SinkStats {
   /** Produce requests acknowledged by the broker. */
   batches: number;
+  /** Kafka messages acknowledged (fewer than events in the `batch` message format). */
+  messages: number;
   /** False while sends are failing (broker unreachable, leader moving, ...). */
   connected: boolean;
   /** Message of the most recent send failure, until the next success. */
@@ -61,7 +61,7 @@ export class KafkaSink implements Sink {
   private readonly logger: Logger;
   private readonly kafka: Kafka;
   private producer: Producer;
-  private readonly queue: BoundedQueue<Outgoing>;
+  private readonly queue: EventQueue;
 
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   private pump: Promise<void> | null = null;
@@ -75,13 +75,15 @@ export class KafkaSink implements Sink {
   /** close() has counted the queue as dropped while a send was still in flight. */
   private abandoned = false;
   private producerConnected = false;
-  private readonly topicByType = new Map<string, string>();
+  private readonly topicByType = new Map<string, { topic: string; family: string }>();
+  private readonly batchForm: boolean;
 
   private received = 0;
   private delivered = 0;
   private dropped = 0;
   private errors = 0;
   private batches = 0;
+  private messages = 0;
   private lastError: string | undefined;
 
   constructor(options: KafkaSinkOptions) {
@@ -89,7 +91,13 @@ export class KafkaSink implements Sink {
     this.logger = (this.config.logger ?? createLogger({ name: 'boxwatch' })).child({ sink: 'kafka' });
     this.kafka = createKafka(this.config, this.logger, INNER_RETRY);
     this.producer = this.createProducer();
-    this.queue = new BoundedQueue(this.config.queueSize);
+    this.queue = new EventQueue(
+      this.config.queueSize,
+      { format: this.config.messageFormat, maxEvents: this.config.maxEventsPerMessage, maxBytes: this.config.maxMessageBytes },
+      BATCH_HEAD,
+      batchTail,
+    );
+    this.batchForm = this.config.messageFormat === 'batch';
     this.backoffMs = this.config.retryInitialMs;
   }
 
@@ -123,17 +131,17 @@ export class KafkaSink implements Sink {
     }
     let value: string;
     try {
-      value = JSON.stringify(event.toJSON());
+      value = this.batchForm ? batchElementJSON(event) : JSON.stringify(event.toJSON());
     } catch (err) {
       // An event that cannot be serialised (a plugin bug: a cycle, a throwing getter) is counted, not thrown.
       this.errors++;
       this.drop(1, `cannot serialise ${event.type}: ${(err as Error).message}`);
       return;
     }
-    this.queue.push({
-      topic: this.topicOf(event.type),
-      message: { key: messageKey(event), value, headers: { type: event.type, host: event.host } },
-    });
+    // Serialising here freezes the event as it was written (and finds unserialisable ones at once);
+    // the queue encodes it straight into its container's open message.
+    const { topic, family } = this.topicOf(event.type);
+    this.queue.push(topic, messageKey(event), event.type, event.host, event.container, family, value);
     this.kick(false);
   }
 
@@ -165,6 +173,7 @@ export class KafkaSink implements Sink {
       queued: this.queue.length,
       errors: this.errors,
       batches: this.batches,
+      messages: this.messages,
       connected: this.lastError === undefined,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
@@ -268,16 +277,16 @@ export class KafkaSink implements Sink {
    * messages, and the broker rejects that (OUT_OF_ORDER_SEQUENCE_NUMBER).
    */
   private async runPump(): Promise<void> {
-    let batch: Outgoing[] | undefined;
+    let batch: InFlight | undefined;
     while ((batch !== undefined || this.queue.length > 0) && !this.aborting) {
-      batch ??= this.queue.peek(this.config.batchSize);
+      batch ??= this.packHead();
       try {
         if (!this.producerConnected) {
           await this.producer.connect();
           this.producerConnected = true;
         }
         await this.producer.sendBatch({
-          topicMessages: groupByTopic(batch),
+          topicMessages: batch.topics,
           acks: this.config.acks,
           timeout: this.config.requestTimeoutMs,
           compression: this.config.compressionType,
@@ -287,12 +296,13 @@ export class KafkaSink implements Sink {
         await this.onSendFailure(err as Error);
         continue;
       }
-      this.delivered += batch.length;
+      this.delivered += batch.events;
+      this.messages += batch.messages;
       if (this.abandoned) {
-        this.dropped -= batch.length; // close() already counted these as dropped
+        this.dropped -= batch.events; // close() already counted these as dropped
         return;
       }
-      this.queue.shift(batch.length);
+      this.queue.shift(batch.messages, batch.events);
       batch = undefined;
       this.batches++;
       if (this.lastError !== undefined) {
@@ -302,6 +312,20 @@ export class KafkaSink implements Sink {
       }
       this.backoffMs = this.config.retryInitialMs;
     }
+  }
+
+  /** The head of the queue (messages holding up to batchSize events), grouped by topic for kafkajs. */
+  private packHead(): InFlight {
+    const chunks: Chunk[] = this.queue.take(this.config.batchSize);
+    const byTopic = new Map<string, InFlight['topics'][number]>();
+    let events = 0;
+    for (const c of chunks) {
+      let t = byTopic.get(c.topic);
+      if (!t) byTopic.set(c.topic, (t = { topic: c.topic, messages: [] }));
+      t.messages.push({ key: c.key, value: c.value, headers: c.headers });
+      events += c.events;
+    }
+    return { events, messages: chunks.length, topics: [...byTopic.values()] };
   }
 
   private async onSendFailure(err: Error): Promise<void> {
@@ -328,14 +352,14 @@ export class KafkaSink implements Sink {
     this.backoffMs = Math.min(this.backoffMs * 2, this.config.retryMaxMs);
   }
 
-  /** Topic of an event type, memoised (a handful of types, hundreds of thousands of events). */
-  private topicOf(type: string): string {
-    let topic = this.topicByType.get(type);
-    if (topic === undefined) {
-      topic = topicForType(this.config.topicPrefix, type);
-      this.topicByType.set(type, topic);
+  /** Topic and family of an event type, memoised (a handful of types, hundreds of thousands of events). */
+  private topicOf(type: string): { topic: string; family: string } {
+    let t = this.topicByType.get(type);
+    if (t === undefined) {
+      t = { topic: topicForType(this.config.topicPrefix, type), family: familyOf(type) };
+      this.topicByType.set(type, t);
     }
-    return topic;
+    return t;
   }
 
   private drop(count: number, reason: string): void {
@@ -352,16 +376,6 @@ export class KafkaSink implements Sink {
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-function groupByTopic(batch: readonly Outgoing[]): TopicMessages[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const m of batch) {
-    let list = byTopic.get(m.topic);
-    if (!list) byTopic.set(m.topic, (list = []));
-    list.push(m.message);
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
 /**

@@ -1,16 +1,9 @@
 import { z } from 'zod';
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import {
-  BoxwatchError,
-  EVENT_SCHEMA_VERSION,
-  createLogger,
-  eventFromJSON,
-  type EventJSON,
-  type IEvent,
-  type Logger,
-} from '@boxwatch/core';
+import { BoxwatchError, createLogger, type IEvent, type Logger } from '@boxwatch/core';
 import { connectionShape, createKafka, parseOptions, type ConnectionConfig } from './connection.js';
 import { EVENT_FAMILIES, topicsFor } from './topics.js';
+import { decodeValue } from './wire.js';
 
 const sourceSchema = z
   .object({
@@ -51,6 +44,8 @@ export interface MessageMeta {
   partition: number;
   offset: string;
   key: string | null;
+  /** Position of the event in its message (0 for the single-event form; batch messages hold many). */
+  index: number;
 }
 
 export interface BatchMeta {
@@ -68,14 +63,17 @@ export interface SourceHandlers {
   onEvent?: EventHandler;
   /** Called per fetched batch of one partition, awaited; offsets are committed after it returns. */
   onBatch?: BatchHandler;
-  /** A message that is not a boxwatch event (counted in stats().decodeErrors and skipped). */
+  /**
+   * A message that is not a boxwatch event or batch, or an element of a batch that is not an event
+   * (counted in stats().decodeErrors and skipped; `meta.index` says which element).
+   */
   onDecodeError?: (error: Error, meta: MessageMeta) => void;
 }
 
 export interface KafkaSourceStats {
   /** Events decoded and handed to the handler (and processed without throwing). */
   consumed: number;
-  /** Messages that were not valid event JSON (skipped, never silently). */
+  /** Messages (or elements of batch messages) that were not valid events (skipped, never silently). */
   decodeErrors: number;
   /** Handler calls that threw: the batch is not committed and kafkajs redelivers it. */
   handlerErrors: number;
@@ -203,17 +201,22 @@ export class KafkaSource {
       for (const message of batch.messages) {
         // After a rebalance took the partition away, stop: its new owner will process the rest.
         if (!isRunning() || isStale()) break;
-        const meta: MessageMeta = { topic, partition, offset: message.offset, key: message.key?.toString() ?? null };
-        const event = this.decode(message, meta);
-        if (onBatch) {
-          if (event) events.push(event);
-          lastOffset = message.offset;
-        } else if (event && onEvent) {
-          await onEvent(event, meta);
-          this.consumed++;
+        const key = message.key?.toString() ?? null;
+        const decoded = this.decode(message, topic, partition, key);
+        for (let i = 0; i < decoded.length; i++) {
+          const event = decoded[i]!;
+          if (event instanceof Error) continue; // counted and reported by decode()
+          if (onBatch) events.push(event);
+          else if (onEvent) {
+            await onEvent(event, { topic, partition, offset: message.offset, key, index: i });
+            this.consumed++;
+          }
+          if (++n % HEARTBEAT_EVERY === 0) await heartbeat();
         }
-        if (!onBatch) resolveOffset(message.offset);
-        if (++n % HEARTBEAT_EVERY === 0) await heartbeat();
+        // A message's offset is resolved only once all its events were handled: a handler failure
+        // in the middle of a batch message redelivers the whole message (at-least-once).
+        if (onBatch) lastOffset = message.offset;
+        else resolveOffset(message.offset);
       }
       if (onBatch && lastOffset !== undefined) {
         await onBatch(events, { topic, partition, firstOffset: batch.firstOffset() ?? lastOffset, lastOffset });
@@ -230,22 +233,30 @@ export class KafkaSource {
     await commitOffsetsIfNecessary();
   }
 
-  private decode(message: KafkaMessage, meta: MessageMeta): IEvent | null {
+  /**
+   * The events of one message, in order; an element that is not an event stays in its place as the
+   * Error, already counted and reported (an undecodable message yields nothing).
+   */
+  private decode(message: KafkaMessage, topic: string, partition: number, key: string | null): Array<IEvent | Error> {
+    let items: Array<IEvent | Error>;
     try {
-      if (!message.value) throw new Error('empty message value');
-      const json = JSON.parse(message.value.toString('utf8')) as EventJSON;
-      if (typeof json !== 'object' || json === null) throw new Error('value is not a JSON object');
-      if (typeof json.schema !== 'number' || json.schema > EVENT_SCHEMA_VERSION) {
-        throw new Error(`unsupported event schema ${String(json.schema)} (this build reads <= ${EVENT_SCHEMA_VERSION})`);
-      }
-      return eventFromJSON(json);
+      items = decodeValue(message.value).items;
     } catch (err) {
-      this.decodeErrors++;
-      if (this.decodeErrors === 1 || this.decodeErrors % 1000 === 0) {
-        this.logger.warn({ err: (err as Error).message, ...meta, decodeErrors: this.decodeErrors }, 'kafka source: undecodable message skipped');
-      }
-      this.handlers.onDecodeError?.(err as Error, meta);
-      return null;
+      this.decodeError(err as Error, { topic, partition, offset: message.offset, key, index: 0 });
+      return [];
     }
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index];
+      if (item instanceof Error) this.decodeError(item, { topic, partition, offset: message.offset, key, index });
+    }
+    return items;
+  }
+
+  private decodeError(err: Error, meta: MessageMeta): void {
+    this.decodeErrors++;
+    if (this.decodeErrors === 1 || this.decodeErrors % 1000 === 0) {
+      this.logger.warn({ err: err.message, ...meta, decodeErrors: this.decodeErrors }, 'kafka source: undecodable message skipped');
+    }
+    this.handlers.onDecodeError?.(err, meta);
   }
 }

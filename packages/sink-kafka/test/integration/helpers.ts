@@ -107,18 +107,35 @@ export function makeEvent(n: number, seqByKey: Map<string, number>): IEvent {
   }
 }
 
+/** One event as a plain kafkajs consumer sees it (a batch message yields one per element). */
 export interface Received {
   topic: string;
   partition: number;
+  offset: string;
   key: string;
   headers: Record<string, string>;
+  /** The event's JSON (schema 1 form: in a batch, host and container come from the envelope). */
   json: Record<string, unknown>;
+  /** Events in the Kafka message this one came in (1 for the single form). */
+  inMessage: number;
+  /** Position in that message. */
+  index: number;
 }
 
-function decode(topic: string, partition: number, m: KafkaMessage): Received {
+/**
+ * Decode by hand, from the documented wire format (not with the package's decoder): a single-event
+ * value is the event's JSON; a batch value is {"schema":2,"events":[...],"host","container"}.
+ */
+function decode(topic: string, partition: number, m: KafkaMessage): Received[] {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
-  return { topic, partition, key: m.key!.toString(), headers, json: JSON.parse(m.value!.toString()) as Record<string, unknown> };
+  const value = JSON.parse(m.value!.toString()) as Record<string, unknown>;
+  const base = { topic, partition, offset: m.offset, key: m.key!.toString(), headers };
+  if (value.schema === 2 && Array.isArray(value.events)) {
+    const events = value.events as Array<Record<string, unknown>>;
+    return events.map((e, index) => ({ ...base, json: { ...e, host: value.host, container: value.container }, inMessage: events.length, index }));
+  }
+  return [{ ...base, json: value, inMessage: 1, index: 0 }];
 }
 
 /**
@@ -129,26 +146,31 @@ function decode(topic: string, partition: number, m: KafkaMessage): Received {
 export async function consumeAll(topics: string[], expected: number, deadlineMs = 90_000): Promise<Received[]> {
   const consumer: Consumer = rawKafka().consumer({ groupId: `verify-${randomBytes(4).toString('hex')}` });
   const got: Received[] = [];
+  const lastOffset = new Map<string, number>();
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
   let done: () => void = () => {};
   const reached = new Promise<void>((resolve) => (done = resolve));
   await consumer.run({
     eachBatch: async ({ batch }) => {
-      for (const m of batch.messages) got.push(decode(batch.topic, batch.partition, m));
+      for (const m of batch.messages) {
+        got.push(...decode(batch.topic, batch.partition, m));
+        lastOffset.set(`${batch.topic}/${batch.partition}`, Number(m.offset));
+      }
       if (got.length >= expected) done();
     },
   });
   const deadline = setTimeout(done, deadlineMs);
   await reached;
   clearTimeout(deadline);
-  // The end offsets tell whether anything beyond `expected` is in the topics (duplicates).
+  // The end offsets tell whether more messages than read so far are in the topics (duplicates).
   const admin = rawKafka().admin();
   await admin.connect();
-  let total = 0;
-  for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high) - Number(p.low);
+  const high = new Map<string, number>();
+  for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) high.set(`${topic}/${p.partition}`, Number(p.high));
   await admin.disconnect();
-  if (got.length >= expected) await waitFor(() => got.length >= total, 30_000);
+  const readAll = () => [...high].every(([tp, h]) => h === 0 || (lastOffset.get(tp) ?? -1) >= h - 1);
+  if (got.length >= expected) await waitFor(readAll, 30_000);
   await consumer.disconnect();
   return got;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventFromJSON, silentLogger, type IEvent } from '@boxwatch/core';
-import { KafkaSink, topicsFor, messageKey, EVENT_FAMILIES } from '@boxwatch/sink-kafka';
+import { KafkaSink, topicsFor, messageKey, familyOf, EVENT_FAMILIES, type MessageFormat } from '@boxwatch/sink-kafka';
 import { BROKER, consumeAll, makeEvent, rawKafka, startBroker, uniquePrefix, deleteTestTopics } from './helpers.js';
 
 beforeAll(() => startBroker());
@@ -32,10 +32,11 @@ describe('KafkaSink against a real broker', () => {
     await expect(sink.start()).rejects.toMatchObject({ code: 'ERR_STATE' });
   });
 
-  it('delivers 100,000 events: count, per-container order and every field round-trip', async () => {
+  it.each<[MessageFormat]>([['batch'], ['single']])('delivers 100,000 events (%s form): count, per-container order and every field round-trip', async (format) => {
     const N = 100_000;
-    const prefix = uniquePrefix('roundtrip');
-    const sink = new KafkaSink({ brokers: BROKER, topicPrefix: prefix, partitions: 6, queueSize: N, logger: silentLogger });
+    const prefix = uniquePrefix(`roundtrip-${format}`);
+    const maxEventsPerMessage = 200;
+    const sink = new KafkaSink({ brokers: BROKER, topicPrefix: prefix, partitions: 6, queueSize: N, messageFormat: format, maxEventsPerMessage, logger: silentLogger });
     await sink.start();
     const seq = new Map<string, number>();
     const sent: IEvent[] = [];
@@ -45,11 +46,20 @@ describe('KafkaSink against a real broker', () => {
       sink.write(ev);
     }
     await sink.flush();
-    expect(sink.stats()).toMatchObject({ received: N, delivered: N, dropped: 0, queued: 0 });
+    const stats = sink.stats();
+    expect(stats).toMatchObject({ received: N, delivered: N, dropped: 0, queued: 0 });
     await sink.close();
 
     const got = await consumeAll(topicsFor(prefix, EVENT_FAMILIES), N);
     expect(got).toHaveLength(N);
+    const messages = new Set(got.map((r) => `${r.topic}/${r.partition}/${r.offset}`)).size;
+    expect(stats.messages).toBe(messages);
+    if (format === 'single') expect(messages).toBe(N);
+    else {
+      // Many events per message (the point of the batch form), never more than the bound.
+      expect(messages).toBeLessThan(N / 20);
+      expect(Math.max(...got.map((r) => r.inMessage))).toBeLessThanOrEqual(maxEventsPerMessage);
+    }
 
     // Per (host, container) key: one partition, and seq 0,1,2,... in order.
     const partitionOfKey = new Map<string, string>();
@@ -72,7 +82,9 @@ describe('KafkaSink against a real broker', () => {
       const json = ev.toJSON();
       expect(r.json).toEqual(json);
       expect(r.key).toBe(messageKey(ev));
-      expect(r.headers).toEqual({ type: ev.type, host: ev.host });
+      expect(r.headers).toEqual(
+        format === 'single' ? { type: ev.type, host: ev.host } : { type: familyOf(ev.type), host: ev.host, events: String(r.inMessage) },
+      );
       expect(r.topic).toBe(`${prefix}.${ev.type === 'alert' ? 'alerts' : ev.type.split('.')[0]}`);
       const back = eventFromJSON(r.json as never);
       expect(back.toJSON()).toEqual(json);

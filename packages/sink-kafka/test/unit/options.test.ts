@@ -21,6 +21,8 @@ describe('sink options', () => {
     expect(c.brokers).toEqual(['a.example:9092', '[::1]:9093', '10.0.0.1:1']);
     expect(parseSinkOptions({ brokers: ['k1:9092'] }).brokers).toEqual(['k1:9092']);
     expect(c).toMatchObject({ topicPrefix: 'boxwatch', compression: 'none', idempotent: true, acks: -1, partitions: 6 });
+    expect(c).toMatchObject({ messageFormat: 'batch', maxEventsPerMessage: 500, maxMessageBytes: 256 * 1024 });
+    expect(parseSinkOptions({ ...base, messageFormat: 'single' }).messageFormat).toBe('single');
     expect(parseSinkOptions({ ...base, compression: 'gzip' }).compression).toBe('gzip');
   });
 
@@ -59,6 +61,9 @@ describe('sink options', () => {
     [{ sasl: { mechanism: 'kerberos', username: 'u', password: 'p' } }, 'sasl.mechanism'],
     [{ ssl: 'yes' }, 'ssl'],
     [{ bogus: true }, '(options)'],
+    [{ messageFormat: 'ndjson' }, 'messageFormat'],
+    [{ maxEventsPerMessage: 0 }, 'maxEventsPerMessage'],
+    [{ maxMessageBytes: 100 }, 'maxMessageBytes'],
   ])('%j → ERR_CONFIG naming %s', (extra, field) => {
     const err = configErrorOf(() => new KafkaSink({ ...base, ...(extra as object) }));
     expect(err.field).toBe(field);
