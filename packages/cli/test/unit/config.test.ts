@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBoxwatchError } from '@boxwatch/core';
 import { loadConfig, type FlagValue } from '../../src/config/load.js';
-import { createConfiguredPlugins } from '../../src/runtime/plugins.js';
+import { createConfiguredPlugins, kernelSequencePlugin } from '../../src/runtime/plugins.js';
 import { resolveToken } from '../../src/runtime/token.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'bwtest-cli-unit-'));
@@ -78,6 +78,27 @@ describe('config file', () => {
     const e = configErrorOf(() => createConfiguredPlugins(loaded.config, loaded.source));
     expect(e.field).toBe('pluginOptions.cnetwork.flowIntervalMs');
     expect(e.line).toBe(4);
+  });
+
+  it('passes kernel sequence filtering through to the syscall plugin, which boxwatch run hands to the detector', () => {
+    const f = file('plugins: [syscall]\npluginOptions:\n  syscall:\n    watch: [web-1]\n    sequence: kernel\n    kernelSequence:\n      drainIntervalMs: 500\n');
+    const loaded = loadConfig(f);
+    const plugins = createConfiguredPlugins(loaded.config, loaded.source);
+    const p = kernelSequencePlugin(plugins);
+    expect(p?.options.kernelSequence).toMatchObject({ n: 5, initialMode: 'learn', drainIntervalMs: 500 });
+    // Not configured (the default): nothing for the detector to drive.
+    const plain = loadConfig(undefined);
+    expect(kernelSequencePlugin(createConfiguredPlugins(plain.config, plain.source))).toBeNull();
+  });
+
+  it('locates a kernel sequence option the plugin rejects', () => {
+    const f = file('plugins: [syscall]\npluginOptions:\n  syscall:\n    watch: [web-1]\n    sequence: kernel\n    kernelSequence:\n      initialMode: detecting\n');
+    const loaded = loadConfig(f);
+    const e = configErrorOf(() => createConfiguredPlugins(loaded.config, loaded.source));
+    expect(e.field).toBe('pluginOptions.syscall.kernelSequence.initialMode');
+    expect(e.line).toBe(7);
+    const noWatch = loadConfig(file('plugins: [syscall]\npluginOptions:\n  syscall:\n    sequence: kernel\n'));
+    expect(configErrorOf(() => createConfiguredPlugins(noWatch.config, noWatch.source)).field).toBe('pluginOptions.syscall.sequence');
   });
 });
 
