@@ -92,6 +92,9 @@ export interface ModelsJSON {
   profiles: ProfileJSON[];
 }
 
+/** Counter drains this long after a kernel step must report the step's mode (else the step is redone). */
+const KERNEL_MODE_CHECK_MARGIN_MS = 1000;
+
 export class ModelSet {
   private readonly profiles = new Map<string, ImageProfile>();
   private readonly frequency: FrequencyModel;
@@ -103,6 +106,8 @@ export class ModelSet {
   private readonly kernelFailed = new Set<string>();
   private readonly kernelRetryAt = new Map<string, number>();
   private readonly kernelSyncedAt = new Map<string, number>();
+  /** When the kernel of an image left learn mode (Date.now()): learn counts drained up to then are learning data. */
+  private readonly kernelLearnEndedAt = new Map<string, number>();
   private kernelResyncs = 0;
 
   constructor(private readonly options: ModelOptions = {}) {
@@ -240,6 +245,7 @@ export class ModelSet {
     this.kernelFailed.clear();
     this.kernelRetryAt.clear();
     this.kernelSyncedAt.clear();
+    this.kernelLearnEndedAt.clear();
     for (const j of json.profiles) {
       const p = this.newProfile(j.image, j.learning.startMs);
       p.learning = { ...j.learning };
@@ -290,9 +296,11 @@ export class ModelSet {
     const retryAt = this.kernelRetryAt.get(image);
     const now = Date.now();
     if (retryAt !== undefined && now < retryAt) return;
+    const before = bridge.phaseOf(image);
     try {
       const mode = bridge.sync(image, p.stide, phase);
       this.kernelRetryAt.delete(image);
+      if (mode === 'detect' && before === 'learning') this.kernelLearnEndedAt.set(image, now);
       if (mode) {
         this.kernelSyncedAt.set(image, now);
         this.options.onKernelSequence?.({ kind: 'mode', image, phase, mode, knownNgrams: p.stide.ngrams.size, resync });
@@ -315,17 +323,23 @@ export class ModelSet {
     }
   }
 
-  /** Learn counts: into the profile while learning or validating; in validation, into the kernel too. */
+  /**
+   * Learn counts: into the profile while learning or validating, and when drained up to a second after
+   * the kernel left learn mode (learning data still, e.g. when learning ends without validation); after
+   * learning, into the kernel's known set too.
+   */
   private kernelNgrams(p: ImageProfile, containerKey: string, event: IEvent, phase: Phase, report: Report): void {
-    if (phase === 'detecting') {
+    const ended = this.kernelLearnEndedAt.get(p.image);
+    const lateLearn = phase === 'detecting' && ended !== undefined && event.time.getTime() <= ended + KERNEL_MODE_CHECK_MARGIN_MS;
+    if (phase === 'detecting' && !lateLearn) {
       this.kernelStide.observe(p.stide, containerKey, event, phase, report); // counted, ignored
       // A kernel counting in learn mode while the image detects is out of step (plugin restarted).
       if (this.bridge && !this.kernelFailed.has(p.image)) this.resync(p, phase);
       return;
     }
     const ngrams = (event as unknown as { ngrams?: Array<{ key: number }> }).ngrams ?? [];
-    const fresh = phase === 'validating' && this.bridge ? ngrams.map((x) => x.key).filter((k) => !p.stide.ngrams.has(k)) : [];
-    this.kernelStide.observe(p.stide, containerKey, event, phase, report);
+    const fresh = phase !== 'learning' && this.bridge ? ngrams.map((x) => x.key).filter((k) => !p.stide.ngrams.has(k)) : [];
+    this.kernelStide.observe(p.stide, containerKey, event, lateLearn ? 'validating' : phase, report);
     // Counts drained after the switch to detect mode were made in learn mode: the profile has them
     // now, so the kernel must too (else their records come back as mismatches, scored as matches).
     if (fresh.length > 0 && !this.kernelFailed.has(p.image) && this.bridge!.phaseOf(p.image) === phase) {
@@ -344,7 +358,8 @@ export class ModelSet {
     const image = p.image;
     if (this.kernelFailed.has(image) || this.bridge!.phaseOf(image) !== phase) return;
     const syncedAt = this.kernelSyncedAt.get(image);
-    if (syncedAt === undefined || event.time.getTime() <= syncedAt) return;
+    // A second of margin: the drain's time comes from the kernel clock, the sync's from Date.now().
+    if (syncedAt === undefined || event.time.getTime() <= syncedAt + KERNEL_MODE_CHECK_MARGIN_MS) return;
     const expected = phase === 'learning' ? 'learn' : 'detect';
     if (mode !== expected) this.resync(p, phase);
   }

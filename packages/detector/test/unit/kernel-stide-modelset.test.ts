@@ -54,11 +54,11 @@ function normalRun(r: () => number): number[] {
 }
 
 /** A recorded stream: syscall.seq events of up to 64 ids, one thread per run. */
-function recorded(runs: number[][], startMs: number): IEvent[] {
+function recorded(runs: number[][], startMs: number, base = T0): IEvent[] {
   const out: IEvent[] = [];
   runs.forEach((ids, i) => {
     const tid = 1000 + Math.floor(startMs / RUN_EVERY_MS) + i;
-    const time = new Date(T0 + startMs + i * RUN_EVERY_MS);
+    const time = new Date(base + startMs + i * RUN_EVERY_MS);
     for (let off = 0; off < ids.length; off += 64) {
       out.push(createEvent('syscall.seq', { time, ts: 0n, host: 'h', container, cgroupId: 7n, pid: tid, tid, comm: 'sh' }, { syscalls: ids.slice(off, off + 64) }));
     }
@@ -136,17 +136,21 @@ describe('ModelSet on kernel sequence events = ModelSet on the recorded stream',
 
   it('re-syncs a kernel that lost its state (plugin restarted in learn mode) without learning while detecting', () => {
     const r = rng(5);
-    const stream = recorded(Array.from({ length: 2 * (LEARN_MS / RUN_EVERY_MS) }, () => normalRun(r)), 0);
+    // On the wall clock: learning ended in the past, the restart happens now, its drains come after.
+    const base = Date.now() - 1.5 * LEARN_MS;
+    const stream = recorded(Array.from({ length: 2 * (LEARN_MS / RUN_EVERY_MS) }, () => normalRun(r)), 0, base);
     const sim = new KernelFilterSim(5);
     const kern = new ModelSet({ learning: { learnMs: LEARN_MS }, kernelSequence: sim });
     let restarted = false;
+    let sizeAtRestart = -1;
     for (const e of stream) {
-      if (!restarted && e.time.getTime() >= T0 + LEARN_MS * 1.5) {
+      if (!restarted && e.time.getTime() >= base + LEARN_MS * 1.5) {
         // What a restarted plugin looks like: the initial mode again, an empty known set.
         sim.setSequenceMode(IMAGE, 'learn');
         sim.addKnownNgrams(IMAGE, []);
         (sim as unknown as { known: Map<string, Set<number>> }).known.clear();
         restarted = true;
+        sizeAtRestart = kern.profile(IMAGE)!.stide.ngrams.size;
       }
       for (const d of sim.drain(e.time)) kern.observe(d, () => undefined);
       for (const m of sim.feed(e)) kern.observe(m, () => undefined);
@@ -155,8 +159,37 @@ describe('ModelSet on kernel sequence events = ModelSet on the recorded stream',
     const stats = kern.kernelSequenceStats()!;
     expect(stats.resyncs).toBeGreaterThan(0);
     expect(stats.lateNgrams).toBeGreaterThan(0);
+    expect(p.ngrams.size).toBe(sizeAtRestart); // what the restarted kernel counted was not learned
     expect(sim.modeOf(IMAGE)).toBe('detect');
     expect([...sim.knownOf(IMAGE)].sort()).toEqual([...p.ngrams].sort());
+  });
+
+  it('redoes the step when a counter drain after it names another mode', () => {
+    // Learning in the past (its drains come before the steps on the wall clock), the restart now.
+    const T = Date.now() - 10_000;
+    const sim = new KernelFilterSim(5);
+    const notes: KernelSequenceNote[] = [];
+    const ms = new ModelSet({ learning: { learnMs: 1000 }, kernelSequence: sim, onKernelSequence: (n) => notes.push(n) });
+    const seq = (t: number, ids: number[]) => createEvent('syscall.seq', { time: new Date(T + t), ts: 0n, host: 'h', container, cgroupId: 7n, pid: 9, tid: 9, comm: 'sh' }, { syscalls: ids });
+    const step = (e: IEvent) => {
+      for (const d of sim.drain(e.time)) ms.observe(d, () => undefined);
+      for (const m of sim.feed(e)) ms.observe(m, () => undefined);
+    };
+    step(seq(0, [1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5, 6, 7]));
+    step(seq(500, [1, 2, 3])); // its drain is the image's first event: learning starts
+    step(seq(2500, [1, 2, 3, 4, 5])); // learning over (no validation share of 1 s at this rate): detect
+    expect(sim.modeOf(IMAGE)).toBe('detect');
+    // The counts drained with that step were learning data: learned, not taken for an out-of-step kernel.
+    expect(ms.kernelSequenceStats()).toMatchObject({ resyncs: 0, lateNgrams: 0 });
+    expect(sim.knownOf(IMAGE).size).toBeGreaterThan(5);
+    // The plugin restarts: initial mode, nothing known. Its next drain names mode learn.
+    (sim as unknown as { known: Map<string, Set<number>> }).known.clear();
+    sim.setSequenceMode(IMAGE, 'learn');
+    step(seq(15_000, [1, 2, 3])); // a drain after the restart: mode learn
+    expect(sim.modeOf(IMAGE)).toBe('detect');
+    expect([...sim.knownOf(IMAGE)].sort()).toEqual([...ms.profile(IMAGE)!.stide.ngrams].sort());
+    expect(ms.kernelSequenceStats()!.resyncs).toBe(1);
+    expect(notes.filter((n) => n.kind === 'mode' && n.resync)).toHaveLength(1);
   });
 
   it('switches the kernel off for a profile whose keys cannot go into it, and retries while the plugin is not running', async () => {
