@@ -66,6 +66,12 @@ const volatile bool direct_walk = true;
  * to a register move. Weak, so the object still loads where it is missing (direct_walk off). */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define BTF_CAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
+/* With direct_walk, trusted pointers (the current task, the tracepoint's regs) are viewed through
+ * the same cast before any field is loaded. The loads are the same instructions, but the
+ * verifier checks a load through a trusted pointer by searching the kernel's BTF by name for
+ * `<struct>__safe_trusted`-style annotations (up to four linear scans per load on 6.18): that
+ * made up most of the program's verification time. Loads through an untrusted view skip it. */
+#define UNTRUSTED(type, p) (direct_walk ? BTF_CAST(type, p) : (p))
 
 BW_RINGBUF(events, 4 << 20);
 
@@ -123,11 +129,28 @@ struct {
 	__type(value, struct open_args);
 } pending SEC(".maps");
 
+/* State of the direct-load path walk (tp_btf). It lives in the scratch map, not on the stack:
+ * values loaded from a map are plain scalars to the verifier, so every bpf_loop iteration has the
+ * same abstract state and the code after the loop is verified once, not once per pointer type
+ * the walk has seen. */
+struct walk_state_btf {
+	u64 dentry;
+	u64 vfsmnt;
+	u64 mnt;
+	u64 root_dentry;
+	u64 root_mnt;
+	u32 pos;   /* the path so far is walk[pos, FO_PATH_MAX - 1) */
+	u32 depth; /* components written */
+	u8 truncated;
+	u8 done;
+};
+
 /* Per-CPU working memory: too big for the 512-byte stack. The record is built here and sent
  * with bpf_ringbuf_output at its used length; `walk` receives the path back to front. */
 struct scratch {
 	struct file_open_record rec;
 	struct open_args args;
+	struct walk_state_btf w;
 	char walk[FO_PATH_MAX + NAME_MASK + 1];
 };
 struct {
@@ -285,24 +308,17 @@ static __always_inline void resolve_file_path(struct scratch *s, struct task_str
  * of a bpf_probe_read_kernel call; only the name bytes are copied with a helper.
  * ---------------------------------------------------------------------------------------- */
 
-struct walk_state_btf {
-	u64 dentry;
-	u64 vfsmnt;
-	u64 mnt;
-	u64 root_dentry;
-	u64 root_mnt;
-	u32 pos;   /* the path so far is walk[pos, FO_PATH_MAX - 1) */
-	u32 depth; /* components written */
-	u8 truncated;
-	u8 done;
-};
-
 static int walk_step_btf(u32 index, void *arg)
 {
-	struct walk_state_btf *w = arg;
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 1;
+	struct walk_state_btf *w = &s->w;
 	u64 dv = w->dentry;
 	u64 mv = w->vfsmnt;
 
+	/* The task's root (the container's /): done. */
 	if (dv == w->root_dentry && mv == w->root_mnt) {
 		w->done = 1;
 		return 1;
@@ -314,10 +330,12 @@ static int walk_step_btf(u32 index, void *arg)
 	if (dv == mnt_root || dv == parent) {
 		struct mount *m = BTF_CAST(struct mount, w->mnt);
 		u64 up = (u64)m->mnt_parent;
+		/* Root of the whole mount tree, or a dentry disconnected from its mount: nothing above. */
 		if (dv != mnt_root || w->mnt == up) {
 			w->done = 1;
 			return 1;
 		}
+		/* Continue from the mountpoint in the parent mount; no component is written. */
 		w->dentry = (u64)m->mnt_mountpoint;
 		w->mnt = up;
 		w->vfsmnt = up + bpf_core_field_offset(struct mount, mnt);
@@ -328,17 +346,15 @@ static int walk_step_btf(u32 index, void *arg)
 		w->truncated = 1;
 		return 1;
 	}
-	u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!s)
-		return 1;
 	u32 len = d->d_name.len;
 	const unsigned char *name = d->d_name.name;
-	if (len > NAME_MASK || len + 2 > w->pos) {
+	/* Keep pos >= 1 so the finished path plus NUL is at most FO_PATH_MAX - 1 bytes. */
+	u32 pos = w->pos;
+	if (len > NAME_MASK || len + 2 > pos) {
 		w->truncated = 1;
 		return 1;
 	}
-	u32 pos = w->pos - len;
+	pos -= len;
 	bpf_probe_read_kernel(&s->walk[pos & PATH_MASK], len & NAME_MASK, name);
 	pos--;
 	s->walk[pos & PATH_MASK] = '/';
@@ -367,27 +383,37 @@ static __always_inline void resolve_file_path_btf(struct scratch *s, struct task
 {
 	struct file *file = BTF_CAST(struct file, filev);
 	struct fs_struct *fs = task->fs;
-	struct walk_state_btf w = {};
-	w.dentry = (u64)file->f_path.dentry;
-	w.vfsmnt = (u64)file->f_path.mnt;
-	w.mnt = w.vfsmnt - bpf_core_field_offset(struct mount, mnt);
-	w.root_dentry = (u64)fs->root.dentry;
-	w.root_mnt = (u64)fs->root.mnt;
-	w.pos = FO_PATH_MAX - 1;
+	struct walk_state_btf *w = &s->w;
+	w->dentry = (u64)file->f_path.dentry;
+	w->vfsmnt = (u64)file->f_path.mnt;
+	w->mnt = w->vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	w->root_dentry = (u64)fs->root.dentry;
+	w->root_mnt = (u64)fs->root.mnt;
+	w->pos = FO_PATH_MAX - 1;
+	w->depth = 0;
+	w->truncated = 0;
+	w->done = 0;
 	s->walk[FO_PATH_MAX - 1] = 0;
 
-	bpf_loop(max_depth * 2 + 2, walk_step_btf, &w, 0);
-	if (!w.done)
-		w.truncated = 1;
-	if (w.pos == FO_PATH_MAX - 1) {
-		w.pos--;
-		s->walk[w.pos & PATH_MASK] = '/';
+	/* Every component can be preceded by a mount crossing: twice max_depth steps suffice. */
+	bpf_loop(max_depth * 2 + 2, walk_step_btf, NULL, 0);
+	u8 truncated = w->truncated || !w->done;
+	u32 pos = w->pos;
+	if (pos > FO_PATH_MAX - 1 || pos < 1) {
+		/* Not reached (walk_step_btf keeps 1 <= pos <= FO_PATH_MAX - 1); never send garbage. */
+		pos = FO_PATH_MAX - 1;
+		truncated = 1;
 	}
-	u32 len = FO_PATH_MAX - 1 - w.pos;
-	bpf_probe_read_kernel(s->rec.path, (len + 1) & PATH_MASK, &s->walk[w.pos & PATH_MASK]);
+	if (pos == FO_PATH_MAX - 1) {
+		/* The root itself. */
+		pos--;
+		s->walk[pos & PATH_MASK] = '/';
+	}
+	u32 len = FO_PATH_MAX - 1 - pos;
+	bpf_probe_read_kernel(s->rec.path, (len + 1) & PATH_MASK, &s->walk[pos & PATH_MASK]);
 	s->rec.path_len = len;
-	s->rec.depth = w.depth;
-	s->rec.status = w.truncated ? FO_ST_TRUNCATED : 0;
+	s->rec.depth = w->depth;
+	s->rec.status = truncated ? FO_ST_TRUNCATED : 0;
 	s->rec.source = FO_SRC_FILE;
 
 	const char *fsname = file->f_path.mnt->mnt_sb->s_type->name;
@@ -602,38 +628,12 @@ static __always_inline bool is_open_nr(long id)
  * never copies its path argument, a failed one reads it from the caller's memory here.
  * ---------------------------------------------------------------------------------------- */
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(tp_sys_exit, struct pt_regs *regs, long ret)
+/* The rest of tp_sys_exit, after the arguments are decoded. A global (non-static) function: the
+ * verifier checks it once with unknown arguments instead of once per decoding branch (creat's
+ * constant flags would otherwise double the work). */
+__noinline int report_exit(u64 upath, u32 flags, u32 mode, long ret)
 {
-	/* Direct BTF loads (no helper calls): regs and the current task are trusted pointers. */
-	long id = regs->orig_ax;
-	if (!is_open_nr(id))
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!include_host && !bw_is_container_task_btf(task))
-		return 0;
-
-	u64 upath;
-	u32 flags, mode;
-	if (id == NR_openat) {
-		upath = regs->si;
-		flags = regs->dx;
-		mode = regs->r10;
-	} else if (id == NR_open) {
-		upath = regs->di;
-		flags = regs->si;
-		mode = regs->dx;
-	} else if (id == NR_creat) {
-		upath = regs->di;
-		flags = O_CREAT | O_WRONLY | O_TRUNC;
-		mode = regs->si;
-	} else {
-		struct open_how how = {};
-		upath = regs->si;
-		bpf_probe_read_user(&how, sizeof(how), (const void *)regs->dx);
-		flags = how.flags;
-		mode = how.mode;
-	}
+	struct task_struct *task = UNTRUSTED(struct task_struct, bpf_get_current_task_btf());
 	/* As the kernel does (build_open_how): the mode only means something when creating. */
 	mode = (flags & (O_CREAT | O_TMPFILE_BIT)) ? (mode & 07777) : 0;
 	if (!wanted(flags))
@@ -673,6 +673,42 @@ int BPF_PROG(tp_sys_exit, struct pt_regs *regs, long ret)
 		argument_path_user(s, (const char *)upath);
 	send_record(s, flags);
 	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(tp_sys_exit, struct pt_regs *tp_regs, long ret)
+{
+	/* Direct BTF loads (no helper calls). */
+	struct pt_regs *regs = UNTRUSTED(struct pt_regs, tp_regs);
+	long id = regs->orig_ax;
+	if (!is_open_nr(id))
+		return 0;
+	struct task_struct *task = UNTRUSTED(struct task_struct, bpf_get_current_task_btf());
+	if (!include_host && !bw_is_container_task_btf(task))
+		return 0;
+
+	u64 upath;
+	u32 flags, mode;
+	if (id == NR_openat) {
+		upath = regs->si;
+		flags = regs->dx;
+		mode = regs->r10;
+	} else if (id == NR_open) {
+		upath = regs->di;
+		flags = regs->si;
+		mode = regs->dx;
+	} else if (id == NR_creat) {
+		upath = regs->di;
+		flags = O_CREAT | O_WRONLY | O_TRUNC;
+		mode = regs->si;
+	} else {
+		struct open_how how = {};
+		upath = regs->si;
+		bpf_probe_read_user(&how, sizeof(how), (const void *)regs->dx);
+		flags = how.flags;
+		mode = how.mode;
+	}
+	return report_exit(upath, flags, mode, ret);
 }
 
 SEC("raw_tracepoint/sys_enter")

@@ -21,6 +21,13 @@ export interface FileOpenOptions {
   ringBytes?: number;
   /** Drain interval of the ring buffer in ms (default 10). */
   drainMs?: number;
+  /**
+   * tp_btf variant: how the fd is resolved and the path walked. `'auto'` (default) uses direct
+   * BTF loads where the kernel allows them (Linux 6.2+, bpf_rdonly_cast) and falls back to probe
+   * reads where the verifier rejects them; `'probe-read'` always uses probe reads (comparison,
+   * tests). The other variants always use probe reads.
+   */
+  pathWalk?: 'auto' | 'probe-read';
 }
 
 export interface ResolvedOptions {
@@ -32,9 +39,10 @@ export interface ResolvedOptions {
   variant: FileOpenVariantName | null;
   ringBytes: number;
   drainMs: number;
+  pathWalk: 'auto' | 'probe-read';
 }
 
-const KNOWN = new Set(['denyPrefixes', 'onlyWrites', 'containers', 'includeHost', 'maxDepth', 'variant', 'ringBytes', 'drainMs']);
+const KNOWN = new Set(['denyPrefixes', 'onlyWrites', 'containers', 'includeHost', 'maxDepth', 'variant', 'ringBytes', 'drainMs', 'pathWalk']);
 
 export function resolveOptions(options: FileOpenOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw configError('options', 'must be an object');
@@ -59,6 +67,9 @@ export function resolveOptions(options: FileOpenOptions = {}): ResolvedOptions {
   if (options.variant !== undefined && !VARIANT_NAMES.includes(options.variant)) {
     throw configError('variant', `must be one of ${VARIANT_NAMES.join(', ')}, got ${JSON.stringify(options.variant)}`);
   }
+  if (options.pathWalk !== undefined && options.pathWalk !== 'auto' && options.pathWalk !== 'probe-read') {
+    throw configError('pathWalk', `must be 'auto' or 'probe-read', got ${JSON.stringify(options.pathWalk)}`);
+  }
   const ringBytes = int('ringBytes', options.ringBytes, 4 << 20, 64 << 10, 1 << 30);
   if ((ringBytes & (ringBytes - 1)) !== 0) throw configError('ringBytes', `must be a power of two, got ${ringBytes}`);
   return {
@@ -70,5 +81,6 @@ export function resolveOptions(options: FileOpenOptions = {}): ResolvedOptions {
     variant: options.variant ?? null,
     ringBytes,
     drainMs: int('drainMs', options.drainMs, 10, 1, 1000),
+    pathWalk: options.pathWalk ?? 'auto',
   };
 }

@@ -84,7 +84,7 @@ export class FileOpenPlugin extends BpfPlugin {
   private watchedIds = new Set<bigint>();
   private unsubscribe: (() => void) | null = null;
   /** tp_btf: load the direct-load walk; cleared when the kernel rejects it (before Linux 6.2). */
-  private directWalk = true;
+  private directWalk: boolean;
 
   constructor(options: FileOpenOptions = {}, objectPath?: string) {
     super();
@@ -92,6 +92,7 @@ export class FileOpenPlugin extends BpfPlugin {
     this.denyRules = this.opts.denyRules;
     this.onlyWrites = this.opts.onlyWrites;
     this.watched = this.opts.containers;
+    this.directWalk = this.opts.pathWalk === 'auto';
     this.variants = this.opts.variant ? FILEOPEN_VARIANTS.filter((v) => v.name === this.opts.variant) : FILEOPEN_VARIANTS;
     this.objectPath = objectPath ?? defaultObjectPath();
   }

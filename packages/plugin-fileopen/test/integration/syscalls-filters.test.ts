@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,9 +30,13 @@ afterAll(async () => {
   await removeContainers(containers);
 });
 
-async function withPlugin<T>(variant: FileOpenVariantName, fn: (p: FileOpenPlugin, events: FileOpenEvent[]) => Promise<T>): Promise<T> {
+async function withPlugin<T>(
+  variant: FileOpenVariantName,
+  fn: (p: FileOpenPlugin, events: FileOpenEvent[]) => Promise<T>,
+  pathWalk: 'auto' | 'probe-read' = 'auto',
+): Promise<T> {
   const cap = captureContext(() => containers);
-  const p = new FileOpenPlugin({ variant });
+  const p = new FileOpenPlugin({ variant, pathWalk });
   await p.start(cap.ctx);
   try {
     return await fn(p, cap.events as FileOpenEvent[]);
@@ -43,30 +47,47 @@ async function withPlugin<T>(variant: FileOpenVariantName, fn: (p: FileOpenPlugi
 
 const mine = (events: FileOpenEvent[], who: TestContainer, comm: string) => events.filter((e) => e.cgroupId === who.cgroupId && e.comm === comm);
 
+/** The six opens of the test binary, decoded exactly (shared by the variant tests below). */
+async function sixOpens(variant: FileOpenVariantName, pathWalk: 'auto' | 'probe-read' = 'auto', extra?: (p: FileOpenPlugin) => void): Promise<void> {
+  await withPlugin(variant, async (p, events) => {
+    expect(p.stats().variant).toBe(variant);
+    await sh(c, 'rm -f /tmp/sys-*; opens');
+    await waitFor(events, () => mine(events, c, 'opens').length >= 6, 'six opens by the test binary');
+    const got = mine(events, c, 'opens');
+    expect(got).toHaveLength(6);
+    const by = (p: string) => got.find((e) => e.path === p);
+    expect(by('/tmp/sys-open')).toMatchObject({ fs: 'overlay', flags: { ...NONE, read: true, create: true, nofollow: true }, mode: 0o640, ret: 3 });
+    expect(by('/tmp/sys-creat')).toMatchObject({ fs: 'overlay', flags: { ...NONE, write: true, create: true, trunc: true }, mode: 0o600, ret: 4 });
+    expect(by('/tmp/sys-openat')).toMatchObject({ fs: 'overlay', flags: { ...NONE, write: true, create: true, append: true, cloexec: true }, mode: 0o644, ret: 5 });
+    expect(by('/tmp/sys-openat2')).toMatchObject({ fs: 'overlay', flags: { ...NONE, read: true, write: true, create: true, excl: true }, mode: 0o755, ret: 6 });
+    expect(by('/tmp')).toMatchObject({ fs: 'overlay', flags: { ...NONE, read: true, directory: true }, mode: 0, ret: 7 });
+    // An O_TMPFILE file has no name; the kernel calls its dentry "#<inode>".
+    const tmp = got.find((e) => e.flags.tmpfile);
+    expect(tmp?.path).toMatch(/^\/tmp\/#\d+$/);
+    expect(tmp).toMatchObject({ flags: { ...NONE, write: true, tmpfile: true }, mode: 0o600, ret: 8 });
+    expect(p.stats().lost).toBe(0);
+    extra?.(p);
+  }, pathWalk);
+}
+
 for (const variant of ['tp_btf', 'raw_tp'] as const) {
   describe(`every open syscall (${variant})`, () => {
     it('decodes open, creat, openat, openat2, O_DIRECTORY and O_TMPFILE', async () => {
-      await withPlugin(variant, async (p, events) => {
-        expect(p.stats().variant).toBe(variant);
-        await sh(c, 'rm -f /tmp/sys-*; opens');
-        await waitFor(events, () => mine(events, c, 'opens').length >= 6, 'six opens by the test binary');
-        const got = mine(events, c, 'opens');
-        expect(got).toHaveLength(6);
-        const by = (p: string) => got.find((e) => e.path === p);
-        expect(by('/tmp/sys-open')).toMatchObject({ fs: 'overlay', flags: { ...NONE, read: true, create: true, nofollow: true }, mode: 0o640, ret: 3 });
-        expect(by('/tmp/sys-creat')).toMatchObject({ fs: 'overlay', flags: { ...NONE, write: true, create: true, trunc: true }, mode: 0o600, ret: 4 });
-        expect(by('/tmp/sys-openat')).toMatchObject({ fs: 'overlay', flags: { ...NONE, write: true, create: true, append: true, cloexec: true }, mode: 0o644, ret: 5 });
-        expect(by('/tmp/sys-openat2')).toMatchObject({ fs: 'overlay', flags: { ...NONE, read: true, write: true, create: true, excl: true }, mode: 0o755, ret: 6 });
-        expect(by('/tmp')).toMatchObject({ fs: 'overlay', flags: { ...NONE, read: true, directory: true }, mode: 0, ret: 7 });
-        // An O_TMPFILE file has no name; the kernel calls its dentry "#<inode>".
-        const tmp = got.find((e) => e.flags.tmpfile);
-        expect(tmp?.path).toMatch(/^\/tmp\/#\d+$/);
-        expect(tmp).toMatchObject({ flags: { ...NONE, write: true, tmpfile: true }, mode: 0o600, ret: 8 });
-        expect(p.stats().lost).toBe(0);
-      });
+      await sixOpens(variant);
     });
   });
 }
+
+describe('tp_btf path walk: direct BTF loads and the probe-read fallback give the same events', () => {
+  it('direct BTF loads are used where the kernel has bpf_rdonly_cast (Linux 6.2+)', async () => {
+    const [major = 0, minor = 0] = release().split('.').map(Number);
+    await sixOpens('tp_btf', 'auto', (p) => expect(p.stats().directWalk).toBe(major > 6 || (major === 6 && minor >= 2)));
+  });
+
+  it('the probe-read walk (what kernels before 6.2 load) decodes the same six opens', async () => {
+    await sixOpens('tp_btf', 'probe-read', (p) => expect(p.stats().directWalk).toBe(false));
+  });
+});
 
 describe('filters changed while running', () => {
   it('only-writes mode drops read-only opens, and can be switched off again', async () => {
