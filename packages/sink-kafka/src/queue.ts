@@ -88,6 +88,8 @@ interface Builder {
 }
 
 const COMMA = 0x2c;
+/** Bytes a record adds besides its value and key: length, attributes, deltas, and the headers. */
+const RECORD_OVERHEAD = 64;
 /** Bytes kept free after every event for the usual tail (host and container JSON); sealing makes more room if needed. */
 const TAIL_RESERVE = 1024;
 
@@ -167,18 +169,22 @@ export class EventQueue {
   }
 
   /**
-   * Messages from the head holding at most `maxEvents` events (always at least one message when any
-   * event is queued), still queued. Seals every open message first.
+   * Messages from the head holding at most `maxEvents` events and `maxBytes` bytes of values (always
+   * at least one message when any event is queued), still queued. Seals every open message first.
    */
-  take(maxEvents: number): Chunk[] {
+  take(maxEvents: number, maxBytes = Number.MAX_SAFE_INTEGER): Chunk[] {
     this.sealAll();
     const out: Chunk[] = [];
     let events = 0;
+    let bytes = 0;
     // Every message holds at least one event: maxEvents messages are always enough.
     for (const c of this.sealed.peek(maxEvents)) {
-      if (out.length > 0 && events + c.events > maxEvents) break;
+      // Value, key and headers (approximately: the headers are a few short strings) as the broker counts them.
+      const size = (typeof c.value === 'string' ? Buffer.byteLength(c.value) : c.value.length) + c.key.length + RECORD_OVERHEAD;
+      if (out.length > 0 && (events + c.events > maxEvents || bytes + size > maxBytes)) break;
       out.push(c);
       events += c.events;
+      bytes += size;
     }
     return out;
   }

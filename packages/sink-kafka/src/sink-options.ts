@@ -39,6 +39,12 @@ const sinkSchema = z
     /** Most events in one produce request. */
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
     /**
+     * Most bytes of message values in one produce request (at least one message goes). A broker
+     * refuses a partition's record batch over its `message.max.bytes` (1 MiB by default), and one busy
+     * container puts a whole request on one partition: keep this under that limit.
+     */
+    maxRequestBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(1_000_000),
+    /**
      * Wire form of a Kafka message: `batch` (default) packs consecutive events of one key (host +
      * container) into one message, `{"schema":2,"events":[...]}`; `single` sends one message per event
      * (the event's own JSON, schema 1), for consumers that want one record per event.
@@ -77,6 +83,7 @@ export interface KafkaSinkConfig extends ConnectionConfig {
   replicationFactor: number;
   lingerMs: number;
   batchSize: number;
+  maxRequestBytes: number;
   messageFormat: MessageFormat;
   maxEventsPerMessage: number;
   maxMessageBytes: number;

@@ -316,7 +316,7 @@ export class KafkaSink implements Sink {
 
   /** The head of the queue (messages holding up to batchSize events), grouped by topic for kafkajs. */
   private packHead(): InFlight {
-    const chunks: Chunk[] = this.queue.take(this.config.batchSize);
+    const chunks: Chunk[] = this.queue.take(this.config.batchSize, this.config.maxRequestBytes);
     const byTopic = new Map<string, InFlight['topics'][number]>();
     let events = 0;
     for (const c of chunks) {

@@ -99,6 +99,16 @@ describe('EventQueue (batch form)', () => {
     expect(q.take(1).map((c) => c.events)).toEqual([3]); // at least one message even over the budget
   });
 
+  it('take() also stops at the byte budget of a produce request', () => {
+    const q = queue({ maxEvents: 2 });
+    for (let n = 0; n < 8; n++) push(q, ev(n, c1));
+    const one = q.take(2)[0]!;
+    const size = one.value.length + one.key.length + 64;
+    expect(q.take(100, 2 * size + 10).map((c) => c.events)).toEqual([2, 2]);
+    expect(q.take(100, 1).map((c) => c.events)).toEqual([2]); // at least one message
+    expect(q.take(100).map((c) => c.events)).toEqual([2, 2, 2, 2]);
+  });
+
   it('counts events against the capacity, refuses beyond it, and clear() returns what it held', () => {
     const q = queue({ maxEvents: 2 }, 5);
     const accepted = Array.from({ length: 8 }, (_, n) => push(q, ev(n, n % 2 ? c1 : c2)));
