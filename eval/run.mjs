@@ -4,7 +4,7 @@
  *
  *   npm run eval               full: 5 min learning + 5 min normal in detect mode, then the attacks
  *   npm run eval -- --quick    CI:   1 min learning + 45 s normal in detect mode (< 15 min in all)
- *   options: --restart (learn, save, restart in detect mode; default in full), --smoke (harness check, too short to score), --only a,b (attack scenarios), --out FILE (default EVALUATION.md), --keep (leave containers)
+ *   options: --render eval/out/<run>/results.json (report of a saved run), --restart (learn, save, restart in detect mode; default in full), --smoke (harness check, too short to score), --only a,b (attack scenarios), --out FILE (default EVALUATION.md), --keep (leave containers)
  *
  * What it does, as a user would: builds one image per workload role from boxwatch-test/busybox, runs
  * `boxwatch run --format ndjson --learn-minutes L` (agent + detector, models learned on the normal
@@ -370,7 +370,16 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
-main().catch((err) => {
+/** --render <results.json>: write the report of a saved run again (e.g. after editing eval/notes.md). */
+async function render(file) {
+  const { meta, result } = JSON.parse(readFileSync(file, 'utf8'));
+  writeFileSync(OUT, renderMarkdown({ meta, result }));
+  rmSync(WORK, { recursive: true, force: true });
+  log(`wrote ${OUT} from ${file}`);
+  process.stdout.write(`${summaryLine(result, meta)}\n`);
+}
+
+(opt('--render', null) ? render(opt('--render')) : main()).catch((err) => {
   log('HARNESS FAILURE:', err.stack || err.message);
   if (!flag('--keep')) removeAll();
   process.stdout.write(`EVAL HARNESS FAILURE: ${err.message.split('\n')[0]}\n`);
