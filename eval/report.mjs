@@ -130,6 +130,8 @@ export function analyse({ lines, containers, records, phases }) {
       medianTtdMs: median(ttds),
       worstTtdMs: ttds.length ? Math.max(...ttds) : null,
       medianEventToAlertMs: median(evDelays),
+      // How many attack windows a detect-mode false-alert rate would "detect" by chance.
+      chanceDetections: detectHours ? (detectFalse / detectHours) * records.reduce((s, r) => s + r.alertsIn.length * (r.windowEnd - r.startedAt), 0) / 3_600_000 : 0,
     },
   };
 }
@@ -173,6 +175,7 @@ export function renderMarkdown({ meta, result }) {
   out.push(`| false alerts on normal workloads (all phases) | **${t.falseAlerts}** in ${t.containerHours.toFixed(2)} container-hours = **${t.falsePerHour.toFixed(1)} / container-hour** | 0 |`);
   out.push(`| … excluding container start (runc init) | ${t.falseAlertsNonInit} = ${t.falsePerHourNonInit.toFixed(1)} / container-hour | |`);
   out.push(`| … in detect mode (models active) | ${t.falseAlertsDetecting} in ${t.detectContainerHours.toFixed(2)} container-hours = ${t.falsePerHourDetecting.toFixed(1)} / container-hour | |`);
+  out.push(`| chance detections (detect-mode false-alert rate × attack windows) | ${t.chanceDetections?.toFixed(2) ?? '–'} of ${t.attacks} | |`);
   out.push(`| consecutive false alarms (CFA, gap ${CFA_GAP_MS / 1000} s) | ${t.cfa} | |`);
   out.push(`| time to alert from the attack step, median / worst | **${s(t.medianTtdMs)} / ${s(t.worstTtdMs)}** | median < 1 s |`);
   out.push(`| kernel event → alert line, median | ${s(t.medianEventToAlertMs)} | |`, '');

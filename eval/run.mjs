@@ -372,7 +372,21 @@ process.on('SIGINT', () => {
 
 /** --render <results.json>: write the report of a saved run again (e.g. after editing eval/notes.md). */
 async function render(file) {
-  const { meta, result } = JSON.parse(readFileSync(file, 'utf8'));
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  const { meta, containers: cs, records: rs } = saved;
+  // Score again from the raw alerts when they are next to it (scoring may have changed since).
+  const raw = join(dirname(file), 'alerts.ndjson');
+  const result = existsSync(raw)
+    ? analyse({
+        lines: readFileSync(raw, 'utf8').split('\n').filter(Boolean).map((l) => {
+          const { at, ...alert } = JSON.parse(l);
+          return { at, alert };
+        }),
+        containers: cs,
+        records: rs,
+        phases: meta.phases,
+      })
+    : saved.result;
   writeFileSync(OUT, renderMarkdown({ meta, result }));
   rmSync(WORK, { recursive: true, force: true });
   log(`wrote ${OUT} from ${file}`);
