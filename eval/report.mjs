@@ -147,7 +147,7 @@ export function summaryLine(r, meta) {
   return (
     (down.length ? `[PLUGINS NOT RUNNING: ${down.join(', ')}] ` : '') +
     `EVAL SUMMARY: detected ${t.detected}/${t.attacks} attacks (${pct(t.detectionRate)}; expected rule/model ${t.expectedHits}/${t.attacks}; model-only ${t.modelOnlyDetected}/${t.modelOnly}), ` +
-    `false alerts on normal workloads ${t.falseAlerts} (${t.falsePerHour.toFixed(1)}/container-hour; ${t.falseAlertsNonInit} outside container start; ${t.falseAlertsDetecting} in detect mode; ${t.cfa} CFA), ` +
+    `false alerts on normal workloads ${t.falseAlerts} (${t.falsePerHour.toFixed(1)}/container-hour; ${t.falseAlertsNonInit} not from runc at container start; ${t.falseAlertsDetecting} in detect mode; ${t.cfa} CFA), ` +
     `time to alert median ${s(t.medianTtdMs)} worst ${s(t.worstTtdMs)}`
   );
 }
