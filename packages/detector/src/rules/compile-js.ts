@@ -103,6 +103,11 @@ const CMP: Record<string, Cmp> = {
  * (false for &&, true for ||) wins, otherwise any error (or non-bool) makes an error. FALLBACK returns at
  * once: the interpreter takes the same path up to that argument, so only it knows what happens next.
  */
+/** An object the closure does not model (CEL's own conversion decides what it is). */
+function exotic(v: Val): boolean {
+  return typeof v === 'object' && v !== null && !isPlainContainer(v);
+}
+
 function logic(args: Node[], isAnd: boolean): Node {
   const stop = !isAnd; // && stops on false, || on true
   return (s, env) => {
@@ -110,7 +115,7 @@ function logic(args: Node[], isAnd: boolean): Node {
     for (let i = 0; i < args.length; i++) {
       const v = args[i]!(s, env);
       if (v === stop) return stop;
-      if (v === FALLBACK || (typeof v === 'object' && v !== null && !isPlainContainer(v))) return FALLBACK;
+      if (v === FALLBACK || exotic(v)) return FALLBACK;
       if (typeof v !== 'boolean') err = true; // an error, or a non-bool (type mismatch error)
     }
     return err ? ERR : !stop;
@@ -225,7 +230,12 @@ function compileNode(expr: Expr, ctx: Ctx): Node | null {
       const chain = selectChain(expr);
       if (!chain || (chain[0] !== 'evt' && chain[0] !== 'proc') || ctx.vars.has(chain[0]!)) return NO;
       const get = pathAccessor(chain.join('.'));
-      return (s) => get(s) as Val;
+      // Values the closure does not model (objects that are not plain records or arrays, e.g. with
+      // no prototype) are left to CEL from the moment they are read, whatever operator follows.
+      return (s) => {
+        const v = get(s) as Val;
+        return exotic(v) ? FALLBACK : v;
+      };
     }
     case 'listExpr': {
       if (k.value.optionalIndices.length > 0) return NO;
@@ -270,7 +280,9 @@ function compileCall(expr: Expr, ctx: Ctx): Node | null {
     return (s, env) => {
       const v = a(s, env);
       if (typeof v === 'boolean') return !v;
-      return v === FALLBACK ? FALLBACK : ERR;
+      // A value CEL converts in its own way (e.g. an object without a prototype): let CEL decide.
+      if (v === FALLBACK || exotic(v)) return FALLBACK;
+      return ERR;
     };
   }
   if (!target && (fn === '_==_' || fn === '_!=_') && args.length === 2) {
@@ -281,7 +293,7 @@ function compileCall(expr: Expr, ctx: Ctx): Node | null {
     return (s, env) => {
       const a = l(s, env);
       const b = r(s, env);
-      if (a === FALLBACK || b === FALLBACK) return FALLBACK;
+      if (a === FALLBACK || b === FALLBACK || exotic(a) || exotic(b)) return FALLBACK;
       if (a === ERR || b === ERR) return ERR;
       const eq = celEq(a, b);
       return eq === FALLBACK ? FALLBACK : neg ? !eq : eq;
@@ -401,7 +413,7 @@ function compileComprehension(expr: Expr, ctx: Ctx): Node | null {
       env[slot] = item;
       const v = body(s, env);
       if (v === stop) return stop;
-      if (v === FALLBACK || (typeof v === 'object' && v !== null && !isPlainContainer(v))) return FALLBACK;
+      if (v === FALLBACK || exotic(v)) return FALLBACK;
       if (typeof v !== 'boolean') err = true;
     }
     return err ? ERR : !stop;
