@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     for (const mode of MODES) {
       const base: number[] = [];
       const baseCpu: number[] = [];
-      const per = builds.map(() => ({ rates: [] as number[], ratios: [] as number[], addedNs: [] as number[], cpuRatios: [] as number[], addedCpuNs: [] as number[], starts: [] as number[], events: 0, lost: 0, denied: 0 }));
+      const per = builds.map(() => ({ rates: [] as number[], ratios: [] as number[], addedNs: [] as number[], cpuRatios: [] as number[], addedCpuNs: [] as number[], agentNs: [] as number[], starts: [] as number[], events: 0, lost: 0, denied: 0 }));
       for (let i = 0; i < RUNS; i++) {
         const b0 = await loop(c);
         base.push(b0.rate);
@@ -81,11 +81,15 @@ async function main(): Promise<void> {
           const t0 = process.hrtime.bigint();
           await plugin.start(cap.ctx);
           m.starts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          const e0 = m.events;
+          const u0 = process.cpuUsage();
           const { rate, cpuNs } = await loop(c);
+          await new Promise((r) => setTimeout(r, 50)); // the last drain
+          const u = process.cpuUsage(u0);
+          if (m.events - e0 > OPENS / 2) m.agentNs.push(((u.user + u.system) * 1000) / (m.events - e0));
           m.rates.push(rate);
           m.cpuRatios.push(cpuNs / baseCpu[i]!);
           m.addedCpuNs.push(cpuNs - baseCpu[i]!);
-          await new Promise((r) => setTimeout(r, 50));
           const s = plugin.stats();
           m.lost += s.lost;
           m.denied += s.denied;
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
           `${LABEL[mode]}${builds.length > 1 ? ` [${builds[k]![0]}]` : ''} ${Math.round(r).toLocaleString()} opens/s vs ${Math.round(b).toLocaleString()} without (medians); ` +
             `per pair (min / median of ${RUNS}): slow-down ${mm(m.ratios, 3)}x, +${mm(m.addedNs, 0)} ns/open; ` +
             `loop CPU ${mm(m.cpuRatios, 3)}x, +${mm(m.addedCpuNs, 0)} CPU ns/open (baseline ${median(baseCpu).toFixed(0)}); ` +
+            (m.agentNs.length ? `agent CPU ${mm(m.agentNs, 0)} ns/event; ` : '') +
             `events ${m.events.toLocaleString()} of ${(RUNS * OPENS).toLocaleString()} opens, lost ${m.lost}, denied ${m.denied}, ` +
             `start ${mm(m.starts, 1)} ms (max ${Math.max(...m.starts).toFixed(1)})`,
         );
