@@ -34,6 +34,7 @@
 BW_EXPORT_STRUCT(file_open_record);
 BW_EXPORT_STRUCT(fileopen_config);
 BW_EXPORT_STRUCT(deny_prefix_key);
+BW_EXPORT_STRUCT(deny_hint);
 
 /* x86_64 syscall numbers (the object is built for __TARGET_ARCH_x86; 32-bit compat syscalls are
  * not hooked). */
@@ -57,6 +58,10 @@ BW_EXPORT_STRUCT(deny_prefix_key);
 const volatile bool include_host = false;
 /* Path components walked before the path is marked truncated. */
 const volatile u32 max_depth = 64;
+/* Size of the `events` ring buffer as userspace set it (setMaxEntries): the wakeup threshold
+ * below compares against it instead of asking the kernel (one helper call less per record). */
+const volatile u64 ring_bytes = 4 << 20;
+
 /* tp_btf: resolve fd -> file -> path with direct BTF loads (needs the bpf_rdonly_cast kfunc,
  * Linux 6.2+). Off: the same walk with probe reads. Userspace turns it off and reloads when the
  * verifier rejects the program (the weak kfunc is then unresolved and must be dead code). */
@@ -98,6 +103,15 @@ struct {
 	__type(key, struct deny_prefix_key);
 	__type(value, u32);
 } deny_prefixes SEC(".maps");
+
+/* Pre-filter of the deny list (see struct deny_hint): an array lookup is inlined by the
+ * verifier, an LPM trie lookup is a helper call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct deny_hint);
+} deny_hint SEC(".maps");
 
 /* Counters (per-CPU, summed by userspace). Indices: */
 #define CNT_PENDING_FULL 0 /* an open could not be stashed at enter: event lost */
@@ -151,6 +165,14 @@ struct scratch {
 	struct file_open_record rec;
 	struct open_args args;
 	struct walk_state_btf w;
+	/* Last filesystem type name copied on this CPU, keyed by the file_system_type and its name
+	 * pointer (static kernel data: the same pair always names the same string). */
+	u64 fs_type;
+	u64 fs_name;
+	char fs[FO_FS_LEN];
+	/* tp_sys_exit -> report_exit: the current task (a global function takes scalars only, and
+	 * a value loaded from a map is one). */
+	u64 task;
 	char walk[FO_PATH_MAX + NAME_MASK + 1];
 };
 struct {
@@ -416,30 +438,50 @@ static __always_inline void resolve_file_path_btf(struct scratch *s, struct task
 	s->rec.status = truncated ? FO_ST_TRUNCATED : 0;
 	s->rec.source = FO_SRC_FILE;
 
-	const char *fsname = file->f_path.mnt->mnt_sb->s_type->name;
-	bpf_probe_read_kernel_str(s->rec.fs, sizeof(s->rec.fs), fsname);
+	struct file_system_type *fst = file->f_path.mnt->mnt_sb->s_type;
+	u64 fsname = (u64)fst->name;
+	if ((u64)fst != s->fs_type || fsname != s->fs_name) {
+		if (bpf_probe_read_kernel_str(s->fs, sizeof(s->fs), (const char *)fsname) < 0)
+			s->fs[0] = 0;
+		s->fs_type = (u64)fst;
+		s->fs_name = fsname;
+	}
+	__builtin_memcpy(s->rec.fs, s->fs, sizeof(s->rec.fs));
 }
 
-/* bw_fill_header for a BTF task pointer (tp_btf): the same fields with direct loads; only the
- * pid number at the namespace level needs a read (a variable index into pid->numbers[]). */
+/* bw_fill_header for the current task viewed through BTF (tp_btf, direct_walk): the same field
+ * values with direct loads instead of helper calls. Each helper call costs a call and a return,
+ * and returns are expensive here (SRSO "Safe RET" on this AMD host): only the clock is a call.
+ * pid/tgid are what bpf_get_current_pid_tgid returns, the cgroup id what
+ * bpf_get_current_cgroup_id returns (task's default-hierarchy cgroup, kernfs id), the comm the
+ * 16 bytes bpf_get_current_comm copies (the kernel keeps task->comm NUL-padded). */
 static __always_inline void fill_header_btf(struct bw_event_header *h, u16 type, struct task_struct *task)
 {
-	u64 id = bpf_get_current_pid_tgid();
 	h->ts_ns = bpf_ktime_get_ns();
-	h->cgroup_id = bpf_get_current_cgroup_id();
-	h->tgid = id >> 32;
-	h->pid = (u32)id;
+	h->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	h->tgid = task->tgid;
+	h->pid = task->pid;
 	struct pid *pid = task->group_leader->thread_pid;
 	unsigned int level = pid->level;
 	u32 nr = 0;
-	bpf_probe_read_kernel(&nr, sizeof(nr), (const void *)((u64)pid + bpf_core_field_offset(struct pid, numbers) +
-							     (u64)level * bpf_core_type_size(struct upid) +
-							     bpf_core_field_offset(struct upid, nr)));
+	/* numbers[] is a flexible array: constant indices are direct loads, deeper nesting is read. */
+	if (level == 1)
+		nr = pid->numbers[1].nr;
+	else if (level == 0)
+		nr = pid->numbers[0].nr;
+	else if (level == 2)
+		nr = pid->numbers[2].nr;
+	else
+		bpf_probe_read_kernel(&nr, sizeof(nr), (const void *)((u64)pid + bpf_core_field_offset(struct pid, numbers) +
+								     (u64)level * bpf_core_type_size(struct upid) +
+								     bpf_core_field_offset(struct upid, nr)));
 	h->ns_tgid = nr;
 	h->type = type;
 	h->flags = task->thread_pid->level == 0 ? BW_HDR_HOST : 0;
 	h->_pad = 0;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	u64 *comm = (u64 *)h->comm;
+	comm[0] = *(u64 *)&task->comm[0];
+	comm[1] = *(u64 *)&task->comm[8];
 }
 
 /* The argument path of a failed open (or of a success whose fd vanished). */
@@ -481,6 +523,15 @@ static __always_inline void argument_path_user(struct scratch *s, const char *up
 /* The longest deny/allow prefix matching the path decides. */
 static __always_inline bool denied(struct scratch *s, u32 flags)
 {
+	u32 zero = 0;
+	struct deny_hint *hint = bpf_map_lookup_elem(&deny_hint, &zero);
+	if (hint) {
+		/* No prefix can match a path whose second byte has no hint bit. (A path shorter than two
+		 * bytes can only match the prefix "/", which sets every bit.) */
+		u8 c = s->rec.path[1];
+		if (!(hint->second[(c >> 3) & 31] & (1 << (c & 7))))
+			return false;
+	}
 	struct deny_prefix_key k;
 	u32 len = s->rec.path_len;
 	k.prefixlen = (len < FO_PREFIX_MAX ? len : FO_PREFIX_MAX) * 8;
@@ -501,7 +552,10 @@ static __always_inline void send_record(struct scratch *s, u32 flags)
 	u32 size = offsetof(struct file_open_record, path) + ((s->rec.path_len + 1) & PATH_MASK);
 	if (size > sizeof(s->rec))
 		return;
-	if (bpf_ringbuf_output(&events, &s->rec, size, BW_WAKEUP_FLAGS(events)) < 0)
+	/* BW_WAKEUP_FLAGS with the ring size from rodata: no wakeup unless a quarter is filled. */
+	u64 flags_rb = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_bytes / BW_WAKEUP_FRACTION ? BPF_RB_FORCE_WAKEUP
+												 : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, &s->rec, size, flags_rb) < 0)
 		BW_COUNT_LOST(events_lost);
 }
 
@@ -633,7 +687,6 @@ static __always_inline bool is_open_nr(long id)
  * constant flags would otherwise double the work). */
 __noinline int report_exit(u64 upath, u32 flags, u32 mode, long ret)
 {
-	struct task_struct *task = UNTRUSTED(struct task_struct, bpf_get_current_task_btf());
 	/* As the kernel does (build_open_how): the mode only means something when creating. */
 	mode = (flags & (O_CREAT | O_TMPFILE_BIT)) ? (mode & 07777) : 0;
 	if (!wanted(flags))
@@ -643,6 +696,9 @@ __noinline int report_exit(u64 upath, u32 flags, u32 mode, long ret)
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return 0;
+	/* direct_walk: the caller's task, passed through scratch; else the trusted pointer again,
+	 * which the probe-read walk needs. */
+	struct task_struct *task = direct_walk ? BTF_CAST(struct task_struct, s->task) : bpf_get_current_task_btf();
 	if (direct_walk)
 		fill_header_btf(&s->rec.hdr, FO_RECORD_OPEN, task);
 	else
@@ -707,6 +763,13 @@ int BPF_PROG(tp_sys_exit, struct pt_regs *tp_regs, long ret)
 		bpf_probe_read_user(&how, sizeof(how), (const void *)regs->dx);
 		flags = how.flags;
 		mode = how.mode;
+	}
+	if (direct_walk) {
+		u32 zero = 0;
+		struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+		if (!s)
+			return 0;
+		s->task = (u64)task;
 	}
 	return report_exit(upath, flags, mode, ret);
 }

@@ -50,6 +50,13 @@ struct fileopen_config {
 	__u8 _pad[6];
 };
 
+/* Value of the deny_hint array map (key 0): bit c set when some deny/allow prefix has c as its
+ * second byte (the one after the leading '/'), every bit when a prefix is just "/". A path whose
+ * second byte has no bit cannot match any prefix, so the LPM lookup is skipped. */
+struct deny_hint {
+	__u8 second[32];
+};
+
 /* Key of the deny_prefixes LPM trie: the path's first bytes. */
 struct deny_prefix_key {
 	__u32 prefixlen; /* in bits */

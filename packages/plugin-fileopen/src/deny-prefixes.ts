@@ -90,6 +90,31 @@ export function prefixKey(prefix: string): { prefixlen: number; data: Buffer } {
 }
 
 /**
+ * The deny_hint bitmap (struct deny_hint in bpf/fileopen.h) for a set of prefixes: bit c when a
+ * prefix's second byte is c, every bit for the prefix "/". The kernel skips the LPM lookup for a
+ * path whose second byte has no bit; no prefix can match such a path.
+ */
+export function denyHint(prefixes: Iterable<string>): Buffer {
+  const bits = Buffer.alloc(32);
+  for (const prefix of prefixes) {
+    const bytes = Buffer.from(prefix);
+    if (bytes.length < 2) {
+      bits.fill(0xff);
+      break;
+    }
+    const c = bytes[1]!;
+    bits[c >> 3]! |= 1 << (c & 7);
+  }
+  return bits;
+}
+
+/** Whether the kernel's hint lets `path` reach the LPM lookup (the same test as denied() in the BPF program). */
+export function passesDenyHint(hint: Buffer, path: string): boolean {
+  const c = Buffer.from(path)[1] ?? 0;
+  return (hint[c >> 3]! & (1 << (c & 7))) !== 0;
+}
+
+/**
  * The action the kernel takes for `path` opened read-only or writing, computed the way the
  * kernel does (longest prefix of the first PREFIX_MAX bytes). Used by tests and `explain` tools.
  */

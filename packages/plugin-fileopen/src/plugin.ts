@@ -14,7 +14,7 @@ import {
 } from '@boxwatch/core';
 import { deny_prefix_key as KEY, fileopen_config as CFG } from './generated/layout.js';
 import { decodeFileOpen, RECORD_OPEN } from './decode.js';
-import { parseDenyPrefixes, prefixKey, type DenyPrefix, type DenyRule } from './deny-prefixes.js';
+import { denyHint, parseDenyPrefixes, prefixKey, type DenyPrefix, type DenyRule } from './deny-prefixes.js';
 import { resolveOptions, type FileOpenOptions, type ResolvedOptions } from './options.js';
 
 /** Hook variants in order of preference (the issue: the seed's kretprobe first, tracepoints as fallback). */
@@ -99,7 +99,12 @@ export class FileOpenPlugin extends BpfPlugin {
 
   protected override configure(obj: BpfObject, variant: HookVariant): void {
     const tpBtf = variant.name === 'tp_btf';
-    obj.setGlobals({ include_host: this.opts.includeHost, max_depth: this.opts.maxDepth, direct_walk: tpBtf && this.directWalk });
+    obj.setGlobals({
+      include_host: this.opts.includeHost,
+      max_depth: this.opts.maxDepth,
+      direct_walk: tpBtf && this.directWalk,
+      ring_bytes: BigInt(this.opts.ringBytes),
+    });
     obj.setMaxEntries('events', this.opts.ringBytes);
     // Only the enter/exit variants stash per thread; tp_btf reads the arguments at exit, so its
     // stash is not allocated (a preallocated 16384-entry hash is most of the object's memory).
@@ -214,15 +219,17 @@ export class FileOpenPlugin extends BpfPlugin {
 
   private writeDenyRules(obj: BpfObject, rules: readonly DenyRule[]): void {
     const map: BpfMap<{ prefixlen: number; data: Buffer }, number> = obj.map('deny_prefixes', keyCodec, codec.u32);
+    const hint = obj.map('deny_hint', codec.u32, codec.bytes(32));
     const wanted = new Map(rules.map((r) => [r.prefix, r.action]));
+    const existing = [...map.keys()].map((k) => ({ key: k, prefix: k.data.subarray(0, k.prefixlen / 8).toString() }));
+    // The hint covers old and new prefixes while the trie changes (a hint bit too many only
+    // costs a lookup), and exactly the new ones after.
+    hint.update(0, denyHint([...wanted.keys(), ...existing.map((e) => e.prefix)]));
     // Add and update first, then delete what is gone, so an entry kept across the change never
     // has a window in which it is missing.
     for (const [prefix, action] of wanted) map.update(prefixKey(prefix), action);
-    const existing = [...map.keys()];
-    for (const k of existing) {
-      const prefix = k.data.subarray(0, k.prefixlen / 8).toString();
-      if (!wanted.has(prefix)) map.delete(k);
-    }
+    for (const { key, prefix } of existing) if (!wanted.has(prefix)) map.delete(key);
+    hint.update(0, denyHint(wanted.keys()));
   }
 
   private counter(index: number): number {

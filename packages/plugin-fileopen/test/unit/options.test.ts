@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isBoxwatchError } from '@boxwatch/core';
-import { DEFAULT_DENY_PREFIXES, FileOpenPlugin, PREFIX_MAX, deniedByRules, parseDenyPrefixes } from '@boxwatch/plugin-fileopen';
+import fc from 'fast-check';
+import { DEFAULT_DENY_PREFIXES, FileOpenPlugin, PREFIX_MAX, deniedByRules, denyHint, parseDenyPrefixes, passesDenyHint } from '@boxwatch/plugin-fileopen';
 
 function configErrorField(fn: () => unknown): string | undefined {
   try {
@@ -68,5 +69,29 @@ describe('plugin options', () => {
     expect(p.denyPrefixes()).toEqual([{ prefix: '/tmp/', action: 3 }]);
     expect(configErrorField(() => p.setDenyPrefixes(['tmp']))).toBe('setDenyPrefixes[0].prefix');
     expect(p.denyPrefixes()).toEqual([{ prefix: '/tmp/', action: 3 }]);
+  });
+});
+
+describe('deny hint (kernel pre-filter of the deny list)', () => {
+  it('never lets a path skip the lookup when a prefix matches it', () => {
+    const seg = fc.stringMatching(/^[a-z.]{0,6}$/);
+    fc.assert(
+      fc.property(fc.array(seg, { minLength: 1, maxLength: 6 }), fc.array(seg, { maxLength: 4 }), (prefixes, path) => {
+        const rules = parseDenyPrefixes(prefixes.map((p) => '/' + p));
+        const hint = denyHint(rules.map((r) => r.prefix));
+        const full = '/' + path.join('/');
+        const matches = rules.some((r) => full.startsWith(r.prefix));
+        if (matches) expect(passesDenyHint(hint, full)).toBe(true);
+      }),
+    );
+  });
+
+  it('skips the lookup for paths no default prefix can match', () => {
+    const hint = denyHint(parseDenyPrefixes(DEFAULT_DENY_PREFIXES).map((r) => r.prefix));
+    expect(passesDenyHint(hint, '/tmp/bench-file')).toBe(false);
+    expect(passesDenyHint(hint, '/proc/1/status')).toBe(false);
+    expect(passesDenyHint(hint, '/etc/hostname')).toBe(true);
+    expect(passesDenyHint(hint, '/usr/lib/libc.so.6')).toBe(true);
+    expect(passesDenyHint(denyHint(['/']), '/anything')).toBe(true);
   });
 });
