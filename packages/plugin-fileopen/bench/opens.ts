@@ -22,7 +22,7 @@ const LABEL = { report: 'plugin, every open sent:', denied: 'plugin, path denied
 const OPENS = Number(process.env.OPENS ?? 200_000);
 const RUNS = Number(process.env.RUNS ?? 5);
 const MODES = (process.env.MODES ?? 'report,denied,filtered').split(',') as (keyof typeof LABEL)[];
-const VARIANT = process.env.VARIANT ?? 'tp_btf';
+const VARIANT = (process.env.VARIANT ?? 'tp_btf') as current.FileOpenVariantName;
 type Build = typeof current;
 const builds: [string, Build][] = [['this build', current]];
 if (process.env.COMPARE) builds.unshift([`COMPARE`, (await import(process.env.COMPARE)) as Build]);

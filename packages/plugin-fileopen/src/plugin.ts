@@ -118,7 +118,10 @@ export class FileOpenPlugin extends BpfPlugin {
       // Kernels before 6.2 have no bpf_rdonly_cast: the verifier rejects the direct walk. Load
       // the same program with the probe-read walk instead.
       if (this.variant?.name !== 'tp_btf' || !this.directWalk || !isBoxwatchError(err, 'ERR_VERIFIER')) throw err;
-      ctx.logger.info({ plugin: this.name }, 'direct BTF path walk rejected by the verifier; using the probe-read walk');
+      ctx.logger.info(
+        { plugin: this.name, reason: (err as Error).message.slice(0, 300) },
+        'direct BTF path walk rejected by the verifier (needs bpf_rdonly_cast, Linux 6.2+); using the probe-read walk',
+      );
       this.directWalk = false;
       await super.start(ctx);
     }
