@@ -9,6 +9,7 @@ import { release, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BoxwatchError, type BpfObject, type HookVariant } from '@boxwatch/core';
 import { FileOpenPlugin, type FileOpenEvent, type FileOpenVariantName } from '@boxwatch/plugin-fileopen';
 import { captureContext, docker, ensureImage, removeContainers, sh, startContainer, waitFor, type TestContainer } from '../harness.js';
 
@@ -86,6 +87,37 @@ describe('tp_btf path walk: direct BTF loads and the probe-read fallback give th
 
   it('the probe-read walk (what kernels before 6.2 load) decodes the same six opens', async () => {
     await sixOpens('tp_btf', 'probe-read', (p) => expect(p.stats().directWalk).toBe(false));
+  });
+
+  it('a verifier rejection of the direct walk reloads the probe-read walk', async () => {
+    // What a kernel without bpf_rdonly_cast does: the first load fails with ERR_VERIFIER.
+    class RejectingKernel extends FileOpenPlugin {
+      rejected = 0;
+      protected override configure(obj: BpfObject, variant: HookVariant): void {
+        let direct = false;
+        const setGlobals = obj.setGlobals.bind(obj);
+        obj.setGlobals = (values) => {
+          direct = values.direct_walk === true;
+          setGlobals(values);
+        };
+        super.configure(obj, variant);
+        if (direct) {
+          this.rejected++;
+          throw new BoxwatchError('ERR_VERIFIER', 'simulated: unknown kfunc bpf_rdonly_cast');
+        }
+      }
+    }
+    const cap = captureContext(() => containers);
+    const p = new RejectingKernel({ variant: 'tp_btf' });
+    await p.start(cap.ctx);
+    try {
+      expect(p.rejected).toBe(1);
+      expect(p.stats().directWalk).toBe(false);
+      await sh(c, 'cat /etc/hostname >/dev/null');
+      await waitFor(cap.events, (e) => (e as FileOpenEvent).path === '/etc/hostname' && e.cgroupId === c.cgroupId, 'an open after the fallback');
+    } finally {
+      await p.stop();
+    }
   });
 });
 
