@@ -145,6 +145,13 @@ describe('file.open in a container (tp_btf variant)', () => {
     expect(rel).toMatchObject({ fs: '', ret: -2, truncated: false });
   });
 
+  it('a failed open with an argument longer than 255 bytes: its first 255 bytes, flagged truncated', async () => {
+    const long = `/no/${'x'.repeat(200)}/${'y'.repeat(200)}/end`;
+    await step(`cat ${long} 2>/dev/null; true`);
+    const ev = await one(long.slice(0, 255), 'cat');
+    expect(ev).toMatchObject({ fs: '', ret: -2, truncated: true });
+  });
+
   it('host process opens are not reported', async () => {
     const hostPath = `/tmp/bw-fileopen-host-${process.pid}-${Date.now()}`;
     closeSync(openSync(hostPath, 'w'));
