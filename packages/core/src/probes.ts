@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { BpfObject } from './bpf-object.js';
 import { BoxwatchError, isBoxwatchError } from './errors.js';
@@ -134,18 +135,67 @@ export function ensureTracefs(): string {
 let cached: FeatureReport | null = null;
 
 /**
- * Probe the running kernel for every feature boxwatch plugins may need. Results are cached for
- * the process (pass `fresh` to re-probe). Needs root (CAP_BPF + CAP_PERFMON) for the BPF probes.
+ * Probing loads a dozen programs (libbpf re-parses the kernel's BTF for each: ~150 ms on a busy
+ * 2-core machine). What the kernel supports cannot change until it reboots, so the report is kept
+ * per boot in /run (a tmpfs, emptied at boot), keyed by boot id, kernel release, libbpf version and
+ * the probe object itself.
+ */
+const BOOT_CACHE = process.env.BOXWATCH_FEATURE_CACHE ?? '/run/boxwatch/features.json';
+
+function cacheKey(): string {
+  let bootId = '';
+  try {
+    bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    /* no procfs: key on the rest */
+  }
+  return [bootId, release(), native().libbpfVersion(), statSync(PROBE_OBJECT).mtimeMs].join('|');
+}
+
+function readBootCache(key: string): FeatureReport | null {
+  try {
+    const c = JSON.parse(readFileSync(BOOT_CACHE, 'utf8')) as { key?: string; report?: FeatureReport };
+    if (c.key !== key || !c.report) return null;
+    // A report from an older boxwatch may lack features added since: probe again then.
+    return ALL_FEATURES.every((f) => c.report?.[f]?.status) ? c.report : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeBootCache(key: string, report: FeatureReport): void {
+  try {
+    mkdirSync(BOOT_CACHE.replace(/\/[^/]*$/, ''), { recursive: true, mode: 0o755 });
+    const tmp = `${BOOT_CACHE}.${process.pid}`;
+    writeFileSync(tmp, JSON.stringify({ key, report }), { mode: 0o644 });
+    renameSync(tmp, BOOT_CACHE);
+  } catch {
+    /* not root, or /run is read-only: probe again next time */
+  }
+}
+
+/**
+ * Probe the running kernel for every feature boxwatch plugins may need. Cached for the process
+ * and, per boot, in /run/boxwatch (pass `fresh` to probe again, as `boxwatch doctor` does). Needs
+ * root (CAP_BPF + CAP_PERFMON) for the BPF probes.
  */
 export function probeFeatures(options: { fresh?: boolean } = {}): FeatureReport {
   if (cached && !options.fresh) return cached;
   if (!existsSync(PROBE_OBJECT)) {
     throw new BoxwatchError('ERR_STATE', `feature probe object missing: ${PROBE_OBJECT} (run npm run build in packages/core)`);
   }
+  // Hooks that attach through tracefs need it mounted whether or not the report comes from cache.
   const tracefs = ensureTracefs();
+  const key = cacheKey();
+  const fromBoot = options.fresh ? null : readBootCache(key);
+  if (fromBoot) {
+    cached = fromBoot;
+    return fromBoot;
+  }
   const report = {} as FeatureReport;
   for (const f of ALL_FEATURES) report[f] = PROBES[f]();
   for (const f of ['tracepoint', 'kprobe'] as const) report[f] = { ...report[f], detail: `${report[f].detail}; ${tracefs}` };
   cached = report;
+  writeBootCache(key, report);
   return report;
 }

@@ -15,7 +15,8 @@ export interface DoctorReport {
 
 /** What this machine can run: kernel features, the hook variant each plugin would use, the runtime API. */
 export async function doctor(): Promise<DoctorReport> {
-  const features = probeFeatures();
+  // Doctor answers for the kernel as it is now, not from the per-boot cache.
+  const features = probeFeatures({ fresh: true });
   const plugins: DoctorReport['plugins'] = [];
   for (const name of PLUGIN_NAMES) {
     const plugin = createPlugin(name);

@@ -342,3 +342,17 @@ describe('attach kinds', () => {
     }
   });
 });
+
+describe('feature probes', () => {
+  it('probe this kernel once per boot: a fresh probe and the cached report agree', async () => {
+    const { probeFeatures } = await import('@boxwatch/core');
+    const fresh = probeFeatures({ fresh: true });
+    expect(fresh.tp_btf.status).toBe('supported');
+    expect(fresh.ringbuf.status).toBe('supported');
+    const { readFileSync } = await import('node:fs');
+    const onDisk = JSON.parse(readFileSync(process.env.BOXWATCH_FEATURE_CACHE ?? '/run/boxwatch/features.json', 'utf8'));
+    expect(onDisk.report).toEqual(fresh);
+    expect(onDisk.key).toContain(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+    expect(probeFeatures()).toEqual(fresh);
+  });
+});
