@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
-# The test command: prepare the machine, start the local Kafka broker, run every test.
-set -euo pipefail
+# The test command: prepare the machine, start the local Kafka broker, run every test, then the
+# quick detection evaluation (issue 10: it must keep running in CI). Exits non-zero when a test
+# fails or the evaluation harness breaks; missed detections are reported, not fatal.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-bash scripts/kafka.sh start
+bash scripts/setup.sh || exit 1
+bash scripts/kafka.sh start || exit 1
+
 npm test
+tests=$?
+
+eval_out="$(mktemp -d)/EVALUATION.md"
+npm run eval -- --quick --out "$eval_out"
+evaluation=$?
+[ "$evaluation" -eq 0 ] && echo "evaluation report: $eval_out" || echo "the evaluation harness failed (exit $evaluation)" >&2
+
+# Last line: the test totals.
+node scripts/test-summary.mjs .cache/vitest-results.json
+summary=$?
+[ "$tests" -eq 0 ] && [ "$evaluation" -eq 0 ] && [ "$summary" -eq 0 ]
