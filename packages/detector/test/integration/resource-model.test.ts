@@ -2,8 +2,8 @@
  * The resource model (issue 12) on real cgroup accounting: plugin-resources reads the containers every
  * second through core's Collector; the image's profile learns an idle container, then a second container
  * of the image that forks 40 sleepers raises a `pids` alert after `sustain` (2) intervals, while the idle
- * one stays quiet. (pids rather than CPU: on this shared 2-vCPU VM a spinner's CPU share depends on
- * everyone else's load; the process count does not.)
+ * one stays quiet; then a CPU spinner (capped with --cpus 0.5, so its share is set by the CFS quota and
+ * not by the shared machine's other load) raises a `cpu_percent` alert.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Collector, silentLogger } from '@boxwatch/core';
@@ -57,6 +57,20 @@ describe('resource model on real containers', () => {
     expect(seenForker()).toBeLessThanOrEqual(3);
     // The idle container kept reporting and raised nothing.
     expect(usage.filter((u) => u.name === idle).length).toBeGreaterThan(6);
+    expect(alerts.filter((a) => a.container?.name === idle)).toEqual([]);
+  });
+
+  test('a CPU spinner (issue 12) raises a cpu_percent alert within two intervals of the learned idle profile', async () => {
+    const idle = usage.find((u) => u.name.includes('-idle'))?.name;
+    const learned = detector.modelsJSON().profiles[0]!.resource;
+    const threshold = learned.thresholds.cpu_percent!;
+    expect(threshold).toBeLessThan(40); // learned from an idle container, plus the model's slack
+    // Capped at half a CPU: its share is then set by the CFS quota, not by the machine's other load.
+    const spinner = await boxes.start(`${run}-spin`, ['--cpus', '0.5'], ['sh', '-c', 'while :; do :; done']);
+    const alert = await waitFor('cpu_percent alert', () => alerts.find((a) => a.model === 'resource' && a.key === 'cpu_percent' && a.container?.name === spinner), 30_000);
+    expect(alert.details).toMatchObject({ metric: 'cpu_percent', intervals: 2 });
+    const over = usage.filter((u) => u.name === spinner).length;
+    expect(over).toBeGreaterThanOrEqual(2);
     expect(alerts.filter((a) => a.container?.name === idle)).toEqual([]);
   });
 });
