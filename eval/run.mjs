@@ -396,6 +396,7 @@ async function render(file) {
 (opt('--render', null) ? render(opt('--render')) : main()).catch((err) => {
   log('HARNESS FAILURE:', err.stack || err.message);
   if (!flag('--keep')) removeAll();
+  rmSync(WORK, { recursive: true, force: true });
   process.stdout.write(`EVAL HARNESS FAILURE: ${err.message.split('\n')[0]}\n`);
   process.exit(1);
 });
