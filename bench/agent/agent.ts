@@ -29,6 +29,8 @@ import {
   type DecodeContext,
   type IEvent,
   type Sink,
+  type SinkStats,
+  emptySinkStats,
   type Userspace,
 } from '@boxwatch/core';
 
@@ -65,8 +67,8 @@ class CountingSink implements Sink {
     this.byType[e.type] = (this.byType[e.type] ?? 0) + 1;
   }
   async close(): Promise<void> {}
-  stats() {
-    return { written: this.count, dropped: 0 };
+  stats(): SinkStats {
+    return { ...emptySinkStats(), received: this.count, delivered: this.count };
   }
 }
 
@@ -113,10 +115,10 @@ class DeliveryPlugin extends BpfPlugin {
   constructor(private readonly cgroup: bigint) {
     super();
   }
-  protected configure(obj: BpfObject): void {
+  protected override configure(obj: BpfObject): void {
     obj.setGlobals({ target_cgroup: this.cgroup });
   }
-  protected ringBuffers() {
+  protected override ringBuffers() {
     return [
       {
         map: 'events',
