@@ -17,7 +17,7 @@
  * record), which only matters when several threads of a container are busy at the same time.
  */
 import type { IEvent } from '@boxwatch/core';
-import { packNgram, type StideProfile } from './stide.js';
+import { packNgram, pushNgram, type StideProfile } from './stide.js';
 import type { Phase, Report } from './types.js';
 
 export const KERNEL_STIDE_EVENT_TYPES = ['syscall.ngrams', 'syscall.seq_mismatch', 'syscall.seq_stats'] as const;
@@ -164,32 +164,9 @@ export class KernelStideModel {
     }
   }
 
-  /** One n-gram: the same steps as StideModel.observe's window update. */
+  /** One n-gram: the same window step as StideModel's. */
   private push(profile: StideProfile, w: KWindow, miss: number, key: number, event: IEvent, phase: Phase, report: Report): void {
-    w.mismatches += miss - w.flags[w.pos]!;
-    w.flags[w.pos] = miss;
-    w.pos = (w.pos + 1) % w.flags.length;
-    if (phase === 'validating') {
-      if (w.mismatches > profile.threshold) profile.threshold = w.mismatches;
-      if (miss) profile.pending.add(key);
-      return;
-    }
-    if (w.mismatches > profile.threshold) {
-      if (!w.alerting) {
-        w.alerting = true;
-        report({
-          model: 'syscall-sequence',
-          key: 'stide',
-          message: `unseen syscall sequences: ${w.mismatches} mismatching ${profile.n}-grams in the last ${w.flags.length} (threshold ${profile.threshold})`,
-          priority: 'warning',
-          tags: ['model', 'syscall', 'sequence'],
-          event,
-          details: { mismatches: w.mismatches, threshold: profile.threshold, window: w.flags.length, n: profile.n },
-        });
-      }
-    } else {
-      w.alerting = false;
-    }
+    pushNgram(profile, w, miss ? 1 : 0, key, event, phase, report);
   }
 
   /** A container is gone: drop its window. */

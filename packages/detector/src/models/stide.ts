@@ -122,12 +122,43 @@ interface ThreadState {
   key: number;
 }
 
-interface WindowState {
+export interface WindowState {
   flags: Uint8Array;
   pos: number;
   mismatches: number;
   /** True while above threshold (alert once per excursion). */
   alerting: boolean;
+}
+
+/**
+ * One n-gram into a container's sliding window of mismatch flags (shared by the userspace and the
+ * in-kernel paths, which must raise the same alerts): in validation it raises the threshold and
+ * remembers unseen n-grams; in detection it alerts once per excursion above the threshold.
+ */
+export function pushNgram(profile: StideProfile, w: WindowState, miss: 0 | 1, key: number, event: IEvent, phase: Phase, report: Report): void {
+  w.mismatches += miss - w.flags[w.pos]!;
+  w.flags[w.pos] = miss;
+  w.pos = (w.pos + 1) % w.flags.length;
+  if (phase === 'validating') {
+    if (w.mismatches > profile.threshold) profile.threshold = w.mismatches;
+    if (miss) profile.pending.add(key);
+    return;
+  }
+  if (w.mismatches <= profile.threshold) {
+    w.alerting = false;
+    return;
+  }
+  if (w.alerting) return;
+  w.alerting = true;
+  report({
+    model: 'syscall-sequence',
+    key: 'stide',
+    message: `unseen syscall sequences: ${w.mismatches} mismatching ${profile.n}-grams in the last ${w.flags.length} (threshold ${profile.threshold})`,
+    priority: 'warning',
+    tags: ['model', 'syscall', 'sequence'],
+    event,
+    details: { mismatches: w.mismatches, threshold: profile.threshold, window: w.flags.length, n: profile.n },
+  });
 }
 
 export class StideModel {
@@ -182,32 +213,7 @@ export class StideModel {
         if (profile.ngrams.size < this.maxNgrams) profile.ngrams.add(key);
         continue;
       }
-      const miss = profile.ngrams.has(key) ? 0 : 1;
-      w = w!;
-      w.mismatches += miss - w.flags[w.pos]!;
-      w.flags[w.pos] = miss;
-      w.pos = (w.pos + 1) % w.flags.length;
-      if (phase === 'validating') {
-        if (w.mismatches > profile.threshold) profile.threshold = w.mismatches;
-        if (miss) profile.pending.add(key);
-        continue;
-      }
-      if (w.mismatches > profile.threshold) {
-        if (!w.alerting) {
-          w.alerting = true;
-          report({
-            model: 'syscall-sequence',
-            key: 'stide',
-            message: `unseen syscall sequences: ${w.mismatches} mismatching ${n}-grams in the last ${w.flags.length} (threshold ${profile.threshold})`,
-            priority: 'warning',
-            tags: ['model', 'syscall', 'sequence'],
-            event,
-            details: { mismatches: w.mismatches, threshold: profile.threshold, window: w.flags.length, n },
-          });
-        }
-      } else {
-        w.alerting = false;
-      }
+      pushNgram(profile, w!, profile.ngrams.has(key) ? 0 : 1, key, event, phase, report);
     }
   }
 
