@@ -23,3 +23,4 @@ export { Collector, type CollectorOptions, type CollectorEvents, type CollectorS
 export { NdjsonSink, PrettySink, type StreamSinkOptions } from './sinks/ndjson.js';
 export { NoopSink } from './sinks/noop.js';
 export { ReorderBuffer, eventTimeKey } from './reorder.js';
+export { BackgroundStartSink, type BackgroundStartOptions } from './sinks/background-start.js';

@@ -2,7 +2,7 @@
  * `boxwatch agent`: collection on this host, events to Kafka (or ndjson/pretty on stdout), and the
  * HTTP control API. Detection runs elsewhere (`boxwatch detect`).
  */
-import { Collector, NdjsonSink, PrettySink, createLogger, isBoxwatchError, type Sink } from '@boxwatch/core';
+import { BackgroundStartSink, Collector, NdjsonSink, PrettySink, createLogger, isBoxwatchError, type Sink } from '@boxwatch/core';
 import { KafkaSink } from '@boxwatch/sink-kafka';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource, LoadedConfig } from '../config/load.js';
@@ -35,7 +35,9 @@ export async function agent({ config, source }: LoadedConfig): Promise<void> {
     );
   }
   const sinks: Sink[] = [];
-  if (config.output === 'kafka') sinks.push(kafkaOptions(config, source, 'sink', (o) => new KafkaSink(o as never), { logger }));
+  // A broker that is down (or restarting) when the agent starts must not stop collection: the sink
+  // queues within its bound, counts what it drops, and keeps trying to start.
+  if (config.output === 'kafka') sinks.push(new BackgroundStartSink(kafkaOptions(config, source, 'sink', (o) => new KafkaSink(o as never), { logger }), { logger }));
   else if (config.output === 'ndjson') sinks.push(new NdjsonSink());
   else if (config.output === 'pretty') sinks.push(new PrettySink());
   const collector = new Collector({ plugins, sinks, logger });
