@@ -640,6 +640,22 @@ static __always_inline struct file *fd_to_file(struct task_struct *task, long fd
 	return file;
 }
 
+/* The open's arguments stashed at enter, moved into this CPU's scratch (and out of the pending
+ * map, which is per thread); NULL when this open was not stashed (filtered at enter). */
+static __always_inline struct scratch *take_pending(void)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct open_args *a = bpf_map_lookup_elem(&pending, &tid);
+	if (!a)
+		return NULL;
+	u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (s)
+		__builtin_memcpy(&s->args, a, sizeof(*a));
+	bpf_map_delete_elem(&pending, &tid);
+	return s;
+}
+
 /* `id` is the syscall number (regs->orig_ax): sys_exit runs for every syscall on the machine,
  * so the caller reads it as cheaply as its program type allows. */
 static __always_inline int open_exit(long id, long ret)
@@ -647,18 +663,9 @@ static __always_inline int open_exit(long id, long ret)
 	if (id != NR_openat && id != NR_open && id != NR_openat2 && id != NR_creat)
 		return 0;
 	/* Only opens that passed the enter filters have a stash: the lookup is the filter. */
-	u32 tid = (u32)bpf_get_current_pid_tgid();
-	struct open_args *a = bpf_map_lookup_elem(&pending, &tid);
-	if (!a)
+	struct scratch *s = take_pending();
+	if (!s)
 		return 0;
-	u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!s) {
-		bpf_map_delete_elem(&pending, &tid);
-		return 0;
-	}
-	__builtin_memcpy(&s->args, a, sizeof(*a));
-	bpf_map_delete_elem(&pending, &tid);
 
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct file *file = NULL;
@@ -822,18 +829,9 @@ int BPF_KPROBE(kp_do_filp_open, int dfd, struct filename *pathname, const struct
 SEC("kretprobe/do_filp_open")
 int BPF_KRETPROBE(krp_do_filp_open, struct file *file)
 {
-	u32 tid = (u32)bpf_get_current_pid_tgid();
-	struct open_args *a = bpf_map_lookup_elem(&pending, &tid);
-	if (!a)
+	struct scratch *s = take_pending();
+	if (!s)
 		return 0;
-	u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!s) {
-		bpf_map_delete_elem(&pending, &tid);
-		return 0;
-	}
-	__builtin_memcpy(&s->args, a, sizeof(*a));
-	bpf_map_delete_elem(&pending, &tid);
 	long ret = 0;
 	/* IS_ERR: the top 4095 values are negative errnos. */
 	if ((unsigned long)file >= (unsigned long)-4095) {
