@@ -27,15 +27,13 @@ export interface BoxwatchErrorDetails {
   cause?: unknown;
 }
 
-export class BoxwatchError extends Error implements BoxwatchErrorDetails {
+// The detail fields are declared once, in BoxwatchErrorDetails; this merges them into the class.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface BoxwatchError extends Omit<BoxwatchErrorDetails, 'cause'> {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class BoxwatchError extends Error {
   readonly code: BoxwatchErrorCode;
-  feature?: string;
-  verifierLog?: string;
-  file?: string;
-  line?: number;
-  column?: number;
-  field?: string;
-  errno?: number;
 
   constructor(code: BoxwatchErrorCode, message: string, details: BoxwatchErrorDetails = {}) {
     super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
