@@ -143,9 +143,11 @@ export class CNetworkPlugin extends BpfPlugin {
    * Add a banned pair: `a` and `b` are IP addresses (strings) or `{container: idOrName}`.
    * Traffic between them in either direction yields net.banned events. Takes effect in the kernel
    * before the returned promise resolves. Throws ERR_CONFIG for a bad rule, a duplicate id or an
-   * unknown container.
+   * unknown container. With `allowMissingContainers` (restoring saved rules), a container endpoint
+   * that does not run now is accepted: it resolves to no address until a container of that name or
+   * id starts.
    */
-  async addRule(input: BannedPairInput): Promise<RuleView> {
+  async addRule(input: BannedPairInput, options: { allowMissingContainers?: boolean } = {}): Promise<RuleView> {
     const parsed = parseRule(input);
     const id = parsed.id ?? this.freshRuleId();
     if (this.rules.has(id)) throw configError('rule.id', `a rule with id '${id}' exists`);
@@ -154,7 +156,7 @@ export class CNetworkPlugin extends BpfPlugin {
       const known = await this.ips.refresh(e.container).catch((err: unknown) => {
         throw new BoxwatchError('ERR_CONFIG', `${field}.container: cannot ask Docker about '${e.container}': ${(err as Error).message}`, { field, cause: err });
       });
-      if (known === null && !(await this.containerExists(e.container))) throw configError(`${field}.container`, `no container '${e.container}'`);
+      if (known === null && !options.allowMissingContainers && !(await this.containerExists(e.container))) throw configError(`${field}.container`, `no container '${e.container}'`);
     }
     // A concurrent addRule may have taken the id while we awaited Docker.
     if (this.rules.has(id)) throw configError('rule.id', `a rule with id '${id}' exists`);
