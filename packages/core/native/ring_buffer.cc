@@ -1,27 +1,40 @@
-// RingBuffer: consumes a BPF ring buffer on the JS thread. A uv_poll on libbpf's epoll fd wakes us
-// when the kernel forces a wakeup (buffer past its fill threshold); a uv_timer drains every
-// drainMs otherwise (producers submit without wakeups, see bpf/include/boxwatch/common.h).
+// RingBuffer: consumes a BPF ring buffer on the JS thread, without copying records.
 //
-// Records are copied into one reusable ArrayBuffer as frames [u32 length][u32 reserved][bytes,
-// padded to 8] and handed to JS in one call per batch: (buffer, usedBytes, recordCount). The JS
-// side must decode synchronously; the buffer is overwritten by the next batch.
+// The ring's data pages are mapped twice back to back by the kernel, so every record is contiguous
+// in our mapping even when it wraps. JS gets one ArrayBuffer over that mapping (2 x ring size) and
+// reads the records where the producer wrote them: per batch one JS call (buffer, start, end,
+// records) covering committed records [start, end) in the kernel's own framing,
+// [u32 len | busy/discard bits][u32 page offset][bytes, padded to 8]. Only after JS returns is the
+// consumer position advanced (once per batch, not per record: every store to it invalidates the
+// line the producers read on each reservation), so the producer cannot overwrite a record that JS
+// is still reading. libbpf's ring_buffer__consume copies nothing itself but costs a callback and a
+// consumer-position store per record, and a copy into a batch buffer then costs a cross-CPU cache
+// miss per record plus a second pass over a buffer larger than L2; reading in place does neither.
 //
-// libbpf 1.1's ring_buffer__consume drains until the ring is empty, which never happens while a
-// producer outpaces a slow handler: the event loop would starve. Each drain is therefore a slice
-// of at most maxRecordsPerSlice records (the sample callback returns -1 after copying the last
-// one, which libbpf treats as "stop, record consumed"); the rest continues on the next loop turn.
-#include <bpf/libbpf.h>
+// Wakeups: producers submit without wakeups (see bpf/include/boxwatch/common.h) and a uv_timer
+// drains every drainMs; a producer that finds the buffer past its fill threshold forces a wakeup,
+// which reaches us through an edge-triggered epoll on the map fd. Edge-triggered because the map
+// fd is "readable" whenever any record is unconsumed: level-triggered polling would turn the
+// timer's batching into a busy loop of tiny batches under a steady producer.
+//
+// Bounded work per loop turn: a drain is a slice of at most maxRecordsPerSlice records (a producer
+// that outpaces a slow handler must not starve timers and I/O); the rest continues on the next
+// loop turn. A batch holds at most 1/16 of the ring, so the space JS is still reading stays small.
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <uv.h>
+#include <fcntl.h>
+#include <unistd.h>
 
-#include <cstring>
+#include <cerrno>
 
 #include "common.h"
 
 namespace boxwatch {
 
 namespace {
-
-constexpr uint32_t kFrameHeader = 8;
 
 inline uint32_t Align8(uint32_t n) { return (n + 7u) & ~7u; }
 
@@ -38,35 +51,52 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
                        });
   }
 
-  // new RingBuffer(mapFd, onBatch, { batchBytes, drainMs })
+  // new RingBuffer(mapFd, onBatch, { drainMs, maxRecordsPerSlice })
   explicit RingBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingBuffer>(info), env_(info.Env()) {
     Napi::Env env = info.Env();
     int map_fd = info[0].As<Napi::Number>().Int32Value();
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     Napi::Object opts = info[2].As<Napi::Object>();
-    capacity_ = opts.Get("batchBytes").As<Napi::Number>().Uint32Value();
     drain_ms_ = opts.Get("drainMs").As<Napi::Number>().Uint32Value();
     if (opts.Has("maxRecordsPerSlice")) slice_limit_ = opts.Get("maxRecordsPerSlice").As<Napi::Number>().Uint32Value();
     if (slice_limit_ == 0) slice_limit_ = 1;
-    if (capacity_ < 64) throw Napi::RangeError::New(env, "batchBytes must be at least 64");
 
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, capacity_);
-    data_ = static_cast<uint8_t*>(ab.Data());
+    struct bpf_map_info map_info = {};
+    uint32_t info_len = sizeof(map_info);
+    if (bpf_obj_get_info_by_fd(map_fd, &map_info, &info_len) != 0) ThrowErrno(env, "bpf_obj_get_info_by_fd", errno);
+    if (map_info.type != BPF_MAP_TYPE_RINGBUF) ThrowErrno(env, "ring buffer: map is not BPF_MAP_TYPE_RINGBUF", EINVAL);
+    size_ = map_info.max_entries;
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    batch_bytes_limit_ = size_ / 16 < 4096 ? 4096 : size_ / 16;
+
+    // Our own fd: the map's fd belongs to the BpfObject, which may close it before us.
+    fd_ = fcntl(map_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd_ < 0) ThrowErrno(env, "dup ring buffer fd", errno);
+    void* cons = mmap(nullptr, page_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (cons == MAP_FAILED) Fail(env, "mmap ring buffer consumer page");
+    consumer_pos_ = static_cast<unsigned long*>(cons);
+    // The producer page, then the data pages twice (read-only for user space).
+    prod_len_ = page_ + 2 * static_cast<size_t>(size_);
+    void* prod = mmap(nullptr, prod_len_, PROT_READ, MAP_SHARED, fd_, page_);
+    if (prod == MAP_FAILED) Fail(env, "mmap ring buffer data pages");
+    producer_pos_ = static_cast<unsigned long*>(prod);
+    data_ = static_cast<uint8_t*>(prod) + page_;
+
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) Fail(env, "epoll_create1");
+    struct epoll_event ev = {};
+    ev.events = EPOLLIN | EPOLLET;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd_, &ev) != 0) Fail(env, "epoll_ctl ring buffer");
+
+    // No finalizer: the mapping is ours and is unmapped in Teardown, after the buffer is detached
+    // (a view JS kept past close then throws instead of reading unmapped memory).
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, data_, 2 * static_cast<size_t>(size_));
     buffer_ = Napi::Persistent(ab);
-
-    BeginLogCapture();
-    rb_ = ring_buffer__new(map_fd, &RingBuffer::OnSample, this, nullptr);
-    std::string log = EndLogCapture();
-    int err = libbpf_get_error(rb_);
-    if (!rb_ || err) {
-      rb_ = nullptr;
-      ThrowErrno(env, "ring_buffer__new", err ? err : errno, log);
-    }
 
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
     poll_ = new uv_poll_t;
-    uv_poll_init(loop, poll_, ring_buffer__epoll_fd(rb_));
+    uv_poll_init(loop, poll_, epoll_fd_);
     poll_->data = this;
     timer_ = new uv_timer_t;
     uv_timer_init(loop, timer_);
@@ -78,62 +108,69 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     Ref();  // stay alive while consuming, even if JS drops its reference
   }
 
-  ~RingBuffer() override { Teardown(); }
+  // Only reached after close() (Ref() keeps an open reader alive) or at environment teardown,
+  // when JS is gone and there is nothing left to detach.
+  ~RingBuffer() override { Teardown(false); }
 
  private:
-  static int OnSample(void* ctx, void* data, size_t size) {
-    auto* self = static_cast<RingBuffer*>(ctx);
-    self->Append(static_cast<const uint8_t*>(data), static_cast<uint32_t>(size));
-    // Past the slice budget: stop here. libbpf has already advanced past this record, and we
-    // have copied it, so nothing is lost.
-    return ++self->slice_count_ >= self->slice_limit_ ? -1 : 0;
+  [[noreturn]] void Fail(Napi::Env env, const char* what) {
+    int err = errno;
+    Teardown();
+    ThrowErrno(env, what, err);
   }
 
-  void Append(const uint8_t* data, uint32_t size) {
-    uint32_t frame = kFrameHeader + Align8(size);
-    if (frame > capacity_) {  // cannot be framed at all: count it, never drop silently
-      oversized_++;
-      return;
+  // Hands committed records to JS in batches until the slice budget is spent, the ring is empty or
+  // the next record is still being written. Returns the records delivered; *exhausted says the
+  // budget ran out (more may be waiting).
+  uint32_t ConsumeSlice(bool* exhausted) {
+    *exhausted = false;
+    if (closed_ || !data_ || in_consume_ > 0) return 0;  // re-entrant drain from a handler: no-op
+    in_consume_++;
+    uint32_t delivered = 0;
+    unsigned long cons = __atomic_load_n(consumer_pos_, __ATOMIC_RELAXED);
+    const unsigned long mask = size_ - 1;
+    while (!closed_) {
+      unsigned long prod = __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+      unsigned long start = cons, pos = cons;
+      uint32_t count = 0;
+      while (pos < prod && pos - start < batch_bytes_limit_ && delivered + count < slice_limit_) {
+        const uint32_t* hdr = reinterpret_cast<const uint32_t*>(data_ + (pos & mask));
+        uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+        if (len & BPF_RINGBUF_BUSY_BIT) break;  // reserved, not yet submitted: records after it wait too
+        if (!(len & BPF_RINGBUF_DISCARD_BIT)) count++;
+        pos += Align8((len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ);
+      }
+      if (pos == start) break;
+      if (count > 0) {
+        unsigned long offset = start & mask;
+        Deliver(static_cast<double>(offset), static_cast<double>(offset + (pos - start)), count);
+      }
+      // JS has finished reading [start, pos): the producer may reuse it.
+      __atomic_store_n(consumer_pos_, pos, __ATOMIC_RELEASE);
+      cons = pos;
+      delivered += count;
+      if (delivered >= slice_limit_) {
+        *exhausted = cons < __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+        break;
+      }
     }
-    if (used_ + frame > capacity_) Flush();
-    uint8_t* p = data_ + used_;
-    std::memcpy(p, &size, 4);
-    std::memset(p + 4, 0, 4);
-    std::memcpy(p + kFrameHeader, data, size);
-    used_ += frame;
-    count_++;
+    in_consume_--;
+    if (closed_ && in_consume_ == 0) Teardown();
+    return delivered;
   }
 
-  void Flush() {
-    if (count_ == 0) return;
-    uint32_t used = used_, count = count_;
-    used_ = 0;
-    count_ = 0;
+  void Deliver(double start, double end, uint32_t count) {
     records_ += count;
     batches_++;
     Napi::HandleScope scope(env_);
     try {
-      callback_.MakeCallback(Value(), {buffer_.Value(), Napi::Number::New(env_, used), Napi::Number::New(env_, count)});
+      callback_.MakeCallback(Value(), {buffer_.Value(), Napi::Number::New(env_, start), Napi::Number::New(env_, end),
+                                       Napi::Number::New(env_, count)});
     } catch (const Napi::Error& e) {
       // The TypeScript wrapper catches decoder errors itself; anything reaching here is a bug
       // in it. Surface it as an uncaught exception rather than lose it.
       napi_fatal_exception(env_, e.Value());
     }
-  }
-
-  // One slice; returns the records consumed and whether the budget ran out (more may be waiting).
-  uint32_t ConsumeSlice(bool* exhausted) {
-    *exhausted = false;
-    if (!rb_ || closed_) return 0;
-    slice_count_ = 0;
-    in_consume_++;
-    int rc = ring_buffer__consume(rb_);
-    in_consume_--;
-    uint32_t n = slice_count_;
-    *exhausted = rc < 0 && slice_count_ >= slice_limit_;
-    if (!closed_) Flush();
-    if (closed_ && in_consume_ == 0) Teardown();
-    return n;
   }
 
   // From the poll and timers: one slice, and a continuation on the next loop turn if needed.
@@ -147,7 +184,14 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
 
   static void OnPoll(uv_poll_t* h, int status, int events) {
-    if (h->data) static_cast<RingBuffer*>(h->data)->ConsumeScheduled();
+    auto* self = static_cast<RingBuffer*>(h->data);
+    if (!self) return;
+    // Take the edge so the epoll fd stops being readable until the next kernel wakeup.
+    struct epoll_event ev;
+    while (epoll_wait(self->epoll_fd_, &ev, 1, 0) > 0) {
+    }
+    self->wakeups_++;
+    self->ConsumeScheduled();
   }
 
   static void OnTimer(uv_timer_t* h) {
@@ -155,7 +199,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
 
   void Start() {
-    if (running_ || closed_) return;
+    if (running_ || closed_ || !poll_) return;
     uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnPoll);
     uv_timer_start(timer_, &RingBuffer::OnTimer, drain_ms_, drain_ms_);
     running_ = true;
@@ -169,7 +213,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     running_ = false;
   }
 
-  void Teardown() {
+  void Teardown(bool detach = true) {
     Stop();
     if (poll_) {
       poll_->data = nullptr;
@@ -182,14 +226,25 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       uv_close(reinterpret_cast<uv_handle_t*>(*t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
       *t = nullptr;
     }
-    if (rb_) {
-      ring_buffer__free(rb_);
-      rb_ = nullptr;
+    // Detach before unmapping: JS may still hold the ArrayBuffer or a view of it.
+    if (detach && !buffer_.IsEmpty()) {
+      Napi::HandleScope scope(env_);
+      Napi::ArrayBuffer ab = buffer_.Value();
+      if (!ab.IsDetached()) ab.Detach();
+      buffer_.Reset();
     }
-    // Let the batch buffer and the callback (and whatever it closes over) be collected now
-    // rather than when this wrapper is.
-    data_ = nullptr;
     if (!buffer_.IsEmpty()) buffer_.Reset();
+    if (producer_pos_) munmap(producer_pos_, prod_len_);
+    if (consumer_pos_) munmap(consumer_pos_, page_);
+    producer_pos_ = consumer_pos_ = nullptr;
+    data_ = nullptr;
+    // uv_close on the poll handle is deferred, but epoll_ctl-removal by libuv happened in
+    // uv_poll_stop; closing the fd now is safe.
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    if (fd_ >= 0) close(fd_);
+    epoll_fd_ = fd_ = -1;
+    // Let the callback (and whatever it closes over) be collected now rather than when this
+    // wrapper is.
     if (!callback_.IsEmpty()) callback_.Reset();
   }
 
@@ -216,7 +271,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     if (!closed_) {
       closed_ = true;
       Stop();
-      if (in_consume_ == 0) Teardown();  // else ConsumeNow tears down when libbpf returns
+      if (in_consume_ == 0) Teardown();  // else ConsumeSlice tears down when the handler returns
       Unref();
     }
     return info.Env().Undefined();
@@ -226,7 +281,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("records", Napi::Number::New(env, static_cast<double>(records_)));
     o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
-    o.Set("oversized", Napi::Number::New(env, static_cast<double>(oversized_)));
+    o.Set("wakeups", Napi::Number::New(env, static_cast<double>(wakeups_)));
     o.Set("slicesDeferred", Napi::Number::New(env, static_cast<double>(slices_deferred_)));
     return o;
   }
@@ -234,11 +289,15 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   Napi::Env env_;
   Napi::FunctionReference callback_;
   Napi::Reference<Napi::ArrayBuffer> buffer_;
+  int fd_ = -1, epoll_fd_ = -1;
+  uint32_t size_ = 0;  // data area size (power of two), mapped twice
+  size_t page_ = 4096, prod_len_ = 0;
+  unsigned long* consumer_pos_ = nullptr;
+  unsigned long* producer_pos_ = nullptr;
   uint8_t* data_ = nullptr;
-  uint32_t capacity_ = 0, used_ = 0, count_ = 0, drain_ms_ = 10;
-  uint64_t records_ = 0, batches_ = 0, oversized_ = 0, slices_deferred_ = 0;
-  uint32_t slice_limit_ = 65536, slice_count_ = 0;
-  struct ring_buffer* rb_ = nullptr;
+  uint32_t batch_bytes_limit_ = 4096, drain_ms_ = 10;
+  uint64_t records_ = 0, batches_ = 0, wakeups_ = 0, slices_deferred_ = 0;
+  uint32_t slice_limit_ = 65536;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   uv_timer_t* again_ = nullptr;  // continuation of a drain that hit its slice budget

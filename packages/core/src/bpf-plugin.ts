@@ -145,7 +145,7 @@ export abstract class BpfPlugin implements Userspace {
 
   stats(): PluginStats {
     const rings = this.ringBufferStats();
-    const lost = Object.values(rings).reduce((a, s) => a + s.lost + s.oversized, 0);
+    const lost = Object.values(rings).reduce((a, s) => a + s.lost, 0);
     return { events: this.emitted, lost, variant: this.variant?.name, ringBuffers: rings, decodeErrors: this.readerErrors };
   }
 }

@@ -74,7 +74,7 @@ export interface NativeRingBuffer {
   resume(): void;
   drain(maxSlices?: number): number;
   close(): void;
-  stats(): { records: number; batches: number; oversized: number; slicesDeferred: number };
+  stats(): { records: number; batches: number; wakeups: number; slicesDeferred: number };
 }
 
 /** Errors thrown by the binding carry the errno and, for loads, libbpf's log. */
@@ -92,8 +92,9 @@ export interface NativeBinding {
   BpfObject: new (source: string | Buffer, name?: string) => NativeBpfObject;
   RingBuffer: new (
     mapFd: number,
-    onBatch: (buffer: ArrayBuffer, usedBytes: number, records: number) => void,
-    options: { batchBytes: number; drainMs: number; maxRecordsPerSlice: number },
+    /** Committed records are buffer[start, end) in the kernel's framing; `records` excludes discarded ones. */
+    onBatch: (buffer: ArrayBuffer, start: number, end: number, records: number) => void,
+    options: { drainMs: number; maxRecordsPerSlice: number },
   ) => NativeRingBuffer;
   mapLookup(fd: number, key: Buffer, valueOut: Buffer, flags?: number): boolean;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;

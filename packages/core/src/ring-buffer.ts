@@ -7,8 +7,6 @@ import { wrapNativeError } from './map.js';
 export type RecordHandler = (view: DataView, offset: number, length: number) => void;
 
 export interface RingBufferOptions {
-  /** Size of the reusable batch buffer handed to JS (default 1 MiB). */
-  batchBytes?: number;
   /** Drain interval in ms (default 10): producers submit without wakeups. */
   drainMs?: number;
   /**
@@ -25,8 +23,8 @@ export interface RingBufferOptions {
 export interface RingBufferStats {
   records: number;
   batches: number;
-  /** Records too large for the batch buffer (never expected with sane sizes; counted, not hidden). */
-  oversized: number;
+  /** Times a producer forced a wakeup (the buffer was past its fill threshold between drains). */
+  wakeups: number;
   /** Drains that hit the slice budget and continued on the next event-loop turn. */
   slicesDeferred: number;
   /** Records the kernel could not reserve (buffer full), summed over CPUs. */
@@ -35,11 +33,17 @@ export interface RingBufferStats {
   decodeErrors: number;
 }
 
-const FRAME_HEADER = 8;
+// The kernel's record framing: [u32 length | busy bit 31 | discard bit 30][u32 page offset][bytes,
+// padded to 8]. The native side hands over only committed records, so the busy bit is never set.
+const RECORD_HEADER = 8;
+const DISCARD_BIT = 0x40000000;
+const LENGTH_MASK = 0x3fffffff;
 
 /**
- * Consumes a BPF ring buffer: records are framed by the native side into one reusable buffer and
- * delivered in batches; this class walks the frames and calls the handler per record.
+ * Consumes a BPF ring buffer: the native side hands JS batches of committed records in place (a
+ * view of the ring's own pages, no copy) and this class walks them and calls the handler per
+ * record. The view is only valid during the handler call: the space is given back to the
+ * producer as soon as the batch returns.
  */
 export class RingBufferReader {
   private handle: NativeRingBuffer | null;
@@ -54,27 +58,29 @@ export class RingBufferReader {
     let view: DataView | null = null;
     let viewOf: ArrayBuffer | null = null;
     const onError = options.onError;
-    const onBatch = (buffer: ArrayBuffer, used: number, count: number): void => {
+    const onBatch = (buffer: ArrayBuffer, start: number, end: number): void => {
       if (viewOf !== buffer) {
         view = new DataView(buffer);
         viewOf = buffer;
       }
       const v = view as DataView;
-      let off = 0;
-      for (let i = 0; i < count && off < used; i++) {
-        const len = v.getUint32(off, true);
-        try {
-          handler(v, off + FRAME_HEADER, len);
-        } catch (err) {
-          this.decodeErrors++;
-          onError?.(err);
+      let off = start;
+      while (off < end && this.handle !== null) {
+        const word = v.getUint32(off, true);
+        const len = word & LENGTH_MASK;
+        if ((word & DISCARD_BIT) === 0) {
+          try {
+            handler(v, off + RECORD_HEADER, len);
+          } catch (err) {
+            this.decodeErrors++;
+            onError?.(err);
+          }
         }
-        off += FRAME_HEADER + ((len + 7) & ~7);
+        off += (len + RECORD_HEADER + 7) & ~7;
       }
     };
     try {
       this.handle = new (native().RingBuffer)(mapFd, onBatch, {
-        batchBytes: options.batchBytes ?? 1 << 20,
         drainMs: options.drainMs ?? 10,
         maxRecordsPerSlice: options.maxRecordsPerSlice ?? 65536,
       });
@@ -112,7 +118,7 @@ export class RingBufferReader {
   }
 
   stats(): RingBufferStats {
-    const s = this.handle?.stats() ?? { records: 0, batches: 0, oversized: 0, slicesDeferred: 0 };
+    const s = this.handle?.stats() ?? { records: 0, batches: 0, wakeups: 0, slicesDeferred: 0 };
     return { ...s, lost: this.handle ? this.lost() : 0, decodeErrors: this.decodeErrors };
   }
 

@@ -3,7 +3,8 @@
  * Test program for the core binding: exercises rodata, maps, ring buffers with lost-event
  * counting, and tail calls. Only the process whose tgid is `target_tgid` (and, with
  * include_containers, any container task) triggers it:
- *   getppid (110) → one test_record in `events` (or in the tiny `small_events` when use_small)
+ *   getppid (110) → one test_record in `events` (or in the tiny `small_events` when use_small;
+ *                   discarded instead when its seq is a multiple of discard_every)
  *   getuid  (102) → tail call into jmp[0], which bumps kv[TAIL_HITS_KEY]
  * Every triggering syscall also bumps kv[id].
  */
@@ -25,6 +26,8 @@ const volatile u64 magic = 0;
 const volatile bool use_small = false;
 /* Also trigger for any task inside a container (pid namespace level > 0). */
 const volatile bool include_containers = false;
+/* Discard (instead of submit) every record whose seq is a multiple of this (0: never). */
+const volatile u32 discard_every = 0;
 
 BW_RINGBUF(events, 256 * 1024);
 BW_RINGBUF(small_events, 4096);
@@ -96,7 +99,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	r->magic = magic;
 	r->cpu = bpf_get_smp_processor_id();
 	r->syscall = (u32)id;
-	if (use_small)
+	if (discard_every && r->seq % discard_every == 0)
+		bpf_ringbuf_discard(r, 0);
+	else if (use_small)
 		BW_SUBMIT(small_events, r);
 	else
 		BW_SUBMIT(events, r);

@@ -80,7 +80,7 @@ describe('ring buffer', () => {
       rb.drain();
     }
     expect(got.length).toBe(N);
-    expect(rb.stats()).toMatchObject({ records: N, lost: 0, oversized: 0, decodeErrors: 0 });
+    expect(rb.stats()).toMatchObject({ records: N, lost: 0, decodeErrors: 0 });
     for (const r of got) {
       expect(r.magic).toBe(0xfeedfacecafebeefn);
       expect(r.syscall).toBe(SYS_GETPPID);
@@ -134,6 +134,48 @@ describe('ring buffer', () => {
     expect(n).toBe(2000);
     expect(rb.stats().slicesDeferred).toBeGreaterThan(0);
     expect(rb.stats().lost).toBe(0);
+  });
+
+  it('skips records the program discarded and delivers the rest in order', () => {
+    const o = track(loadTestObject({ discard_every: 3 }));
+    const seqs: bigint[] = [];
+    const rb = o.ringBuffer('events', (v, off) => seqs.push(decodeTestRecord(v, off).seq));
+    getppidTimes(3000);
+    rb.drain();
+    expect(seqs).toHaveLength(2000);
+    expect(seqs.some((s) => s % 3n === 0n)).toBe(false);
+    expect(rb.stats()).toMatchObject({ records: 2000, lost: 0 });
+  });
+
+  it('stops delivering when the handler closes the reader, and a view kept past close throws instead of reading freed pages', () => {
+    const o = track(loadTestObject());
+    let kept: DataView | null = null;
+    let n = 0;
+    const rb = o.ringBuffer('events', (v) => {
+      kept = v;
+      if (++n === 10) rb.close();
+    });
+    getppidTimes(100);
+    expect(() => rb.drain()).not.toThrow();
+    expect(n).toBe(10);
+    expect(kept).not.toBeNull();
+    expect(() => (kept as unknown as DataView).getUint32(0, true)).toThrow(TypeError);
+    expect(() => rb.drain()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+  });
+
+  it('ignores a drain() called from inside its own handler instead of delivering records twice', () => {
+    const o = track(loadTestObject());
+    const seqs: bigint[] = [];
+    let nested = -1;
+    const rb = o.ringBuffer('events', (v, off) => {
+      seqs.push(decodeTestRecord(v, off).seq);
+      if (seqs.length === 1) nested = rb.drain();
+    });
+    getppidTimes(50);
+    rb.drain();
+    expect(nested).toBe(0);
+    expect(seqs).toHaveLength(50);
+    expect(new Set(seqs.map(String)).size).toBe(50);
   });
 
   it('keeps going when the record handler throws, counting the failures', () => {
