@@ -14,6 +14,7 @@ import type { CNetworkPlugin } from '@boxwatch/plugin-cnetwork';
 import type { Registry } from 'prom-client';
 import { PRIORITIES } from '@boxwatch/detector';
 import type { AlertStore } from '../runtime/alert-store.js';
+import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
 
 export interface ControlApiOptions {
   token: string;
@@ -23,6 +24,8 @@ export interface ControlApiOptions {
   metrics: Registry;
   /** Extra fields for GET /v1/stats (e.g. the Kafka source's counters). */
   extraStats?: () => Record<string, unknown>;
+  /** cnetwork rules with their persisted store (default: API rules in memory only). */
+  cnetworkRules?: CNetworkRuleService | null;
 }
 
 /** JSON with bigint as decimal strings (cgroup ids, kernel timestamps). */
@@ -118,7 +121,7 @@ export async function buildControlApi(opts: ControlApiOptions): Promise<FastifyI
       return reply.type('application/json').send(toJSON(body));
     });
 
-    if (opts.collector) registerAgentRoutes(api, opts.collector);
+    if (opts.collector) registerAgentRoutes(api, opts.collector, opts.cnetworkRules ?? new CNetworkRuleService(null, opts.collector.logger));
     if (opts.alerts) registerAlertRoutes(api, opts.alerts);
   });
   return app;
@@ -129,7 +132,7 @@ function progressView(d: Detector) {
   return { phase: p.phase, fraction: p.fraction, timeLeftMs: p.timeLeftMs, images: p.images.length };
 }
 
-function registerAgentRoutes(api: FastifyInstance, collector: Collector): void {
+function registerAgentRoutes(api: FastifyInstance, collector: Collector, rules: CNetworkRuleService): void {
   api.get('/v1/plugins', async () => {
     const stats = collector.stats().plugins;
     return collector.pluginStates().map((p) => {
@@ -150,6 +153,8 @@ function registerAgentRoutes(api: FastifyInstance, collector: Collector): void {
       return reply.code(409).send({ error: 'Conflict', message: (err as Error).message });
     }
     const state = collector.pluginStates().find((p) => p.name === name)!;
+    // A cnetwork plugin that failed at start gets the saved API rules once it runs.
+    if (name === 'cnetwork' && state.state === 'running') await rules.restore(collector.plugin<CNetworkPlugin>('cnetwork')!);
     return { name, state: state.state, error: state.error };
   });
 
@@ -169,7 +174,7 @@ function registerAgentRoutes(api: FastifyInstance, collector: Collector): void {
   api.get('/v1/cnetwork/rules', async (_req, reply) => {
     const plugin = cnetwork(reply);
     if (!plugin) return reply;
-    return plugin.listRules();
+    return rules.list(plugin);
   });
 
   api.post('/v1/cnetwork/rules', async (req, reply) => {
@@ -178,9 +183,10 @@ function registerAgentRoutes(api: FastifyInstance, collector: Collector): void {
     const plugin = cnetwork(reply);
     if (!plugin) return reply;
     try {
-      const view = await plugin.addRule(parsed.data);
+      const view = await rules.add(plugin, parsed.data);
       return reply.code(201).send(view);
     } catch (err) {
+      if (isBoxwatchError(err, 'ERR_STATE')) return reply.code(500).send({ error: 'Internal Server Error', message: err.message });
       if (isBoxwatchError(err, 'ERR_CONFIG')) {
         const field = `body.${(err.field ?? 'rule').replace(/^rule\.?/, '')}`.replace(/\.$/, '');
         const status = /exists/.test(err.message) ? 409 : 400;
@@ -190,11 +196,17 @@ function registerAgentRoutes(api: FastifyInstance, collector: Collector): void {
     }
   });
 
-  const remove = (id: string, reply: FastifyReply) => {
+  const remove = async (id: string, reply: FastifyReply) => {
     const plugin = cnetwork(reply);
     if (!plugin) return reply;
-    if (!plugin.removeRule(id)) return reply.code(404).send({ error: 'Not Found', field: 'id', message: `no rule '${id}'` });
-    return reply.code(200).send({ removed: id });
+    let removed: Awaited<ReturnType<CNetworkRuleService['remove']>>;
+    try {
+      removed = await rules.remove(plugin, id);
+    } catch (err) {
+      return reply.code(500).send({ error: 'Internal Server Error', message: `cannot save the rule file: ${(err as Error).message}; the rule was not removed` });
+    }
+    if (!removed) return reply.code(404).send({ error: 'Not Found', field: 'id', message: `no rule '${id}'` });
+    return reply.code(200).send(removed);
   };
   api.delete<{ Params: { id: string } }>('/v1/cnetwork/rules/:id', async (req, reply) => remove(req.params.id, reply));
   api.delete('/v1/cnetwork/rules', async (req, reply) => {

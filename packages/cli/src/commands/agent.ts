@@ -9,6 +9,7 @@ import type { ConfigSource, LoadedConfig } from '../config/load.js';
 import { createConfiguredPlugins, kernelSequencePlugin } from '../runtime/plugins.js';
 import { startApi } from '../runtime/api.js';
 import { shutdown, waitForStop } from '../runtime/lifecycle.js';
+import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
 
 /** Kafka options from the config; a field the sink/source rejects is reported at its place in the file. */
 export function kafkaOptions<T>(config: BoxwatchConfig, source: ConfigSource, extra: 'sink' | 'source', build: (o: Record<string, unknown>) => T, base: Record<string, unknown>): T {
@@ -28,6 +29,8 @@ export function kafkaOptions<T>(config: BoxwatchConfig, source: ConfigSource, ex
 export async function agent({ config, source }: LoadedConfig): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const plugins = createConfiguredPlugins(config, source);
+  // Before anything loads: a corrupt rule file stops the start with its name and the problem.
+  const cnetworkRules = CNetworkRuleService.open(config, logger.child({ component: 'cnetwork-rules' }));
   if (kernelSequencePlugin(plugins)) {
     logger.warn(
       { plugin: 'syscall', initialMode: kernelSequencePlugin(plugins)!.options.kernelSequence!.initialMode },
@@ -46,9 +49,10 @@ export async function agent({ config, source }: LoadedConfig): Promise<void> {
     if (p.state === 'running') logger.info({ plugin: p.name, variant: collector.stats().plugins[p.name]?.variant }, 'plugin running');
     else logger.warn({ plugin: p.name, state: p.state, err: p.error }, 'plugin not running; the others continue');
   }
+  await cnetworkRules?.restoreInto(collector);
   let api = null;
   try {
-    api = await startApi(config, source, { collector }, logger);
+    api = await startApi(config, source, { collector, cnetworkRules }, logger);
   } catch (err) {
     await collector.stop();
     throw err;

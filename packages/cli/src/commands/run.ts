@@ -13,10 +13,13 @@ import { StatusLine, formatDuration } from '../runtime/status-line.js';
 import { startApi } from '../runtime/api.js';
 import { shutdown, waitForStop } from '../runtime/lifecycle.js';
 import { DetectorSink } from '../runtime/detector-sink.js';
+import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
 
 export async function run({ config, source }: LoadedConfig): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const plugins = createConfiguredPlugins(config, source);
+  // Before anything loads: a corrupt rule file stops the start with its name and the problem.
+  const cnetworkRules = CNetworkRuleService.open(config, logger.child({ component: 'cnetwork-rules' }));
   // In-kernel STIDE filtering (pluginOptions.syscall.sequence: kernel): the detector drives the
   // kernel's per-image mode and known n-grams from each image's learning phase.
   const kernelSequence = kernelSequencePlugin(plugins);
@@ -41,13 +44,14 @@ export async function run({ config, source }: LoadedConfig): Promise<void> {
     if (p.state === 'running') logger.info({ plugin: p.name, variant: collector.stats().plugins[p.name]?.variant }, 'plugin running');
     else logger.warn({ plugin: p.name, state: p.state, err: p.error }, 'plugin not running; the others continue');
   }
+  await cnetworkRules?.restoreInto(collector);
   const offContainers = collector.containers.onChange(({ kind, container }) => {
     if (kind === 'stop') detector.forgetContainer(container.id);
   });
 
   let api = null;
   try {
-    api = await startApi(config, source, { collector, detector, alerts }, logger);
+    api = await startApi(config, source, { collector, detector, alerts, cnetworkRules }, logger);
   } catch (err) {
     await collector.stop();
     await managed.close();

@@ -29,7 +29,7 @@ const DETECT = ['run', 'detect'] as const;
 
 export const FLAG_SPECS: FlagSpec[] = [
   { flags: '--log-level <level>', description: 'log level on stderr (logLevel)', path: ['logLevel'], commands: ALL },
-  { flags: '--state-dir <dir>', description: 'models and generated API token live here (stateDir)', path: ['stateDir'], commands: ALL },
+  { flags: '--state-dir <dir>', description: 'models, generated API token and API-added cnetwork rules live here (stateDir)', path: ['stateDir'], commands: ALL },
   { flags: '-f, --format <format>', description: 'alert/event line format (format)', path: ['format'], choices: FORMATS, commands: ALL },
   { flags: '--status <when>', description: 'live status line on stderr (status)', path: ['status'], choices: ['auto', 'always', 'never'], commands: ['run'] },
   { flags: '-d, --duration <seconds>', description: 'stop after this many seconds (duration)', path: ['duration'], parse: number, commands: ALL },

@@ -16,7 +16,7 @@ export const configSchema = z
   .object({
     /** pino level for the logs on stderr. */
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    /** Where learned models and the generated API token are kept. */
+    /** Where learned models, the generated API token and the cnetwork rules added through the API are kept. */
     stateDir: z.string().min(1).default('/var/lib/boxwatch'),
     /** Alert output of run/detect: pretty lines or ndjson (default: pretty on a TTY). */
     format: z.enum(FORMATS).optional(),

@@ -7,6 +7,7 @@ import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource } from '../config/load.js';
 import { resolveToken } from './token.js';
 import type { AlertStore } from './alert-store.js';
+import type { CNetworkRuleService } from './cnetwork-rules.js';
 
 export interface ApiParts {
   collector?: Collector;
@@ -14,6 +15,7 @@ export interface ApiParts {
   alerts?: AlertStore;
   extraStats?: () => Record<string, unknown>;
   extraCounters?: () => Record<string, number>;
+  cnetworkRules?: CNetworkRuleService | null;
 }
 
 /** Resolve the token (refusing empty/short ones), build the routes for what runs, listen. Null when api.enabled is false. */
