@@ -16,7 +16,9 @@
  * therefore not seen (unless include_host is set).
  *
  * Two hook variants live in this object (userspace autoloads one):
- *  - tp (preferred): tp_btf/inet_sock_set_state, tp_btf/sock_send_length, tp_btf/sock_recv_length
+ *  - tp (preferred): tp_btf/inet_sock_set_state, tp_btf/sock_send_length, tp_btf/sock_recv_length,
+ *    plus (optional, when classic tracepoints work) tracepoint/syscalls/sys_{enter,exit}_{sendto,
+ *    sendmsg,sendmmsg}, which give UDP sends the destination address the syscall names.
  *  - kprobe (the seed's): kprobe/__tcp_transmit_skb + kprobe/tcp_v4_do_rcv, banned-pair records
  *    only, byte counts from the skb (payload per segment, retransmits included: not exact).
  */
@@ -83,6 +85,28 @@ struct {
 	__type(key, struct cn_listener_key);
 	__type(value, struct bw_event_header);
 } cnetwork_listeners SEC(".maps");
+
+/* The destination a thread's current sendto()/sendmsg()/sendmmsg() names (user pointers, read in
+ * sock_send_length, which runs inside that syscall): sock_send_length only has the socket, and an
+ * unconnected UDP socket (or one given an explicit address) has no usable peer there. Set at
+ * sys_enter, deleted at sys_exit; LRU so a thread killed inside the syscall cannot fill the map. */
+#define CN_SEND_SENDTO 1
+#define CN_SEND_SENDMSG 2
+#define CN_SEND_SENDMMSG 3
+struct cn_pending_send {
+	u64 uptr;    /* sendto: struct sockaddr *; sendmsg: struct user_msghdr *; sendmmsg: struct mmsghdr * */
+	u32 addrlen; /* sendto */
+	u32 index;   /* sendmmsg: message the next sock_send_length belongs to */
+	u32 vlen;    /* sendmmsg */
+	u8 kind;     /* CN_SEND_* */
+	u8 _pad[3];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u64); /* pid_tgid */
+	__type(value, struct cn_pending_send);
+} cnetwork_pending_send SEC(".maps");
 
 /* Where flows can be lost: [0] TCP flow map full, [1] UDP flow map full, [2] listener map full. */
 #define CN_DROP_TCP_FLOW_FULL 0
@@ -237,12 +261,133 @@ static __always_inline void banned_check(const struct sock *sk, u64 bytes, u8 di
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Destination of a send that names one (classic syscall tracepoints, attached with the tp variant) */
+
+static __always_inline void pending_set(u8 kind, u64 uptr, u32 addrlen, u32 vlen)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	if (!uptr) {
+		bpf_map_delete_elem(&cnetwork_pending_send, &id);
+		return;
+	}
+	struct cn_pending_send p = { .uptr = uptr, .addrlen = addrlen, .vlen = vlen, .kind = kind };
+	bpf_map_update_elem(&cnetwork_pending_send, &id, &p, BPF_ANY);
+}
+
+static __always_inline void pending_clear(void)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&cnetwork_pending_send, &id);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int cn_sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	/* sendto(fd, buf, len, flags, addr, addrlen) */
+	pending_set(CN_SEND_SENDTO, ctx->args[4], (u32)ctx->args[5], 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int cn_sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	/* sendmsg(fd, msg, flags) */
+	pending_set(CN_SEND_SENDMSG, ctx->args[1], 0, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmmsg")
+int cn_sys_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	/* sendmmsg(fd, msgvec, vlen, flags) */
+	pending_set(CN_SEND_SENDMMSG, ctx->args[1], 0, (u32)ctx->args[2]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int cn_sys_exit_sendto(void *ctx)
+{
+	pending_clear();
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int cn_sys_exit_sendmsg(void *ctx)
+{
+	pending_clear();
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int cn_sys_exit_sendmmsg(void *ctx)
+{
+	pending_clear();
+	return 0;
+}
+
+/*
+ * The destination address the current send syscall names for this datagram, if any. Called once per
+ * sock_send_length of a UDP socket (also for failed and empty sends: a sendmmsg advances one
+ * message per call). False when the syscall names no address (connected socket, write/send) or the
+ * user memory cannot be read: the socket's own peer applies then.
+ */
+static __always_inline bool pending_dest(u8 daddr[16], u16 *dport)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	struct cn_pending_send *p = bpf_map_lookup_elem(&cnetwork_pending_send, &id);
+	if (!p)
+		return false;
+	u64 name = 0;
+	u32 namelen = 0;
+	if (p->kind == CN_SEND_SENDTO) {
+		name = p->uptr;
+		namelen = p->addrlen;
+	} else {
+		u64 hdr = p->uptr;
+		if (p->kind == CN_SEND_SENDMMSG) {
+			u32 i = p->index;
+			if (i >= p->vlen)
+				return false;
+			p->index = i + 1;
+			hdr += (u64)i * sizeof(struct mmsghdr);
+		}
+		struct user_msghdr m;
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)hdr))
+			return false;
+		name = (u64)m.msg_name;
+		namelen = m.msg_namelen < 0 ? 0 : (u32)m.msg_namelen;
+	}
+	if (!name)
+		return false;
+	u16 family = 0;
+	if (namelen < sizeof(family) || bpf_probe_read_user(&family, sizeof(family), (void *)name))
+		return false;
+	if (family == AF_INET && namelen >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in sin;
+		if (bpf_probe_read_user(&sin, sizeof(sin), (void *)name))
+			return false;
+		v4_mapped(daddr, sin.sin_addr.s_addr);
+		*dport = bpf_ntohs(sin.sin_port);
+		return true;
+	}
+	if (family == AF_INET6 && namelen >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 sin6;
+		if (bpf_probe_read_user(&sin6, sizeof(sin6), (void *)name))
+			return false;
+		__builtin_memcpy(daddr, &sin6.sin6_addr, 16);
+		*dport = bpf_ntohs(sin6.sin6_port);
+		return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* tp variant */
 
 /* A send or receive that moved `ret` bytes, in the calling process's context. */
 static __always_inline void on_io(struct sock *sk, int ret, int flags, u8 direction)
 {
-	if (ret <= 0 || !sk)
+	if (!sk)
 		return;
 	if (direction == CN_DIR_RECV && (flags & MSG_PEEK))
 		return; /* the data stays queued and is counted when really read */
@@ -252,21 +397,30 @@ static __always_inline void on_io(struct sock *sk, int ret, int flags, u8 direct
 	if (family != AF_INET && family != AF_INET6)
 		return;
 	u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	struct cn_flow_key key = {};
+	if (proto == CN_PROTO_UDP && direction == CN_DIR_SEND) {
+		/* The address the syscall names wins over the socket's peer (an unconnected socket has
+		 * none; a connected one may be given another). Looked up before the ret check so that
+		 * every message of a sendmmsg, empty or failed ones too, advances the message index. */
+		if (!pending_dest(key.daddr, &key.dport)) {
+			u8 saddr[16];
+			u16 sport;
+			sock_tuple(sk, saddr, key.daddr, &sport, &key.dport);
+		}
+	}
+	if (ret <= 0)
+		return;
 	if (proto == CN_PROTO_TCP) {
 		banned_check(sk, ret, direction);
 	} else if (proto != CN_PROTO_UDP || direction != CN_DIR_SEND) {
 		return; /* UDP: sends per destination only */
 	}
 
-	struct cn_flow_key key = {};
 	key.sock = bpf_get_socket_cookie(sk);
 	key.proto = proto;
 	void *map = &cnetwork_tcp_flows;
 	u32 drop_slot = CN_DROP_TCP_FLOW_FULL;
 	if (proto == CN_PROTO_UDP) {
-		u8 saddr[16];
-		u16 sport;
-		sock_tuple(sk, saddr, key.daddr, &sport, &key.dport);
 		map = &cnetwork_udp_flows;
 		drop_slot = CN_DROP_UDP_FLOW_FULL;
 	}

@@ -24,6 +24,20 @@ import { expandPairs, parseRule, type BannedPairInput, type BannedPairRule, type
 const DROP_SLOTS = ['tcpFlowMapFull', 'udpFlowMapFull', 'listenerMapFull'] as const;
 
 /**
+ * Classic syscall tracepoints that tell the tp_btf variant where a sendto/sendmsg/sendmmsg sends
+ * (the destination of an unconnected UDP socket is not visible at sock_send_length). Optional: when
+ * classic tracepoints are missing, UDP flows of unconnected sockets have no destination.
+ */
+const SEND_DEST_PROGRAMS = [
+  'cn_sys_enter_sendto',
+  'cn_sys_exit_sendto',
+  'cn_sys_enter_sendmsg',
+  'cn_sys_exit_sendmsg',
+  'cn_sys_enter_sendmmsg',
+  'cn_sys_exit_sendmmsg',
+] as const;
+
+/**
  * Container network traffic: connect/accept/listen events, per-flow byte counts and banned-pair
  * events filtered in the kernel by rule maps. The rule methods (addRule, removeRule, listRules)
  * are the public surface the agent's control API calls at run time.
@@ -60,6 +74,8 @@ export class CNetworkPlugin extends BpfPlugin {
   private unsubscribe: (() => void) | null = null;
   private unknownRecords = 0;
   private containerRefreshErrors = 0;
+  /** How UDP send destinations are known: 'syscall' (tracepoints attached) or 'socket' (connected peers only). */
+  private udpDestinations: 'syscall' | 'socket' = 'socket';
 
   constructor(options: CNetworkOptions = {}) {
     super();
@@ -71,7 +87,9 @@ export class CNetworkPlugin extends BpfPlugin {
   // ------------------------------------------------------------------------------------------
   // BpfPlugin hooks
 
-  protected override configure(obj: BpfObject): void {
+  protected override configure(obj: BpfObject, variant: HookVariant, ctx: PluginContext): void {
+    const sendDest = variant.name === 'tp_btf' && ctx.features.tracepoint?.status === 'supported';
+    for (const p of SEND_DEST_PROGRAMS) obj.setAutoload(p, sendDest);
     // The agent's own network namespace is taken as the host's (the agent runs there: it needs
     // the host's Docker socket and BPF; /proc/1/ns/net may be unreadable in a sandbox).
     obj.setGlobals({ host_netns_ino: statSync('/proc/self/ns/net').ino, include_host: this.options.includeHost });
@@ -100,6 +118,19 @@ export class CNetworkPlugin extends BpfPlugin {
   }
 
   protected override async onLoaded(obj: BpfObject, ctx: PluginContext): Promise<void> {
+    this.udpDestinations = 'socket';
+    if (this.variant?.name === 'tp_btf') {
+      const links: Array<{ close(): void }> = [];
+      try {
+        if (ctx.features.tracepoint?.status !== 'supported') throw new Error(`classic tracepoints are ${ctx.features.tracepoint?.status ?? 'not probed'}`);
+        for (const p of SEND_DEST_PROGRAMS) links.push(obj.attach(p));
+        this.udpDestinations = 'syscall';
+      } catch (err) {
+        // All or none: an enter without its exit would leave a destination for a later send.
+        for (const l of links) l.close();
+        ctx.logger.warn({ plugin: this.name, err: (err as Error).message }, 'UDP flows of unconnected sockets will have no destination (sendto/sendmsg tracepoints unavailable)');
+      }
+    }
     this.banned = obj.map('cnetwork_banned', codec.bytes(cn_pair_key.size), codec.u32);
     const raw = (name: string) => obj.map(name).withCodecs(codec.bytes(cn_flow_key.size), codec.bytes(cn_flow.size));
     this.flows = new FlowReader(raw('cnetwork_tcp_flows'), raw('cnetwork_udp_flows'), this.decodeContext(), (a) => this.ips.containerOf(a), (e) => this.emit(e));
@@ -215,6 +246,7 @@ export class CNetworkPlugin extends BpfPlugin {
       drops,
       unknownRecords: this.unknownRecords,
       containerRefreshErrors: this.containerRefreshErrors,
+      udpDestinations: this.udpDestinations,
       rules: this.rules.size,
       bannedPairsInstalled: this.installed.size,
       ...(this.flows?.stats() ?? {}),
