@@ -126,6 +126,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     *exhausted = false;
     if (closed_ || !data_ || in_consume_ > 0) return 0;  // re-entrant drain from a handler: no-op
     in_consume_++;
+    slice_bytes_ = 0;
     uint32_t delivered = 0;
     unsigned long cons = __atomic_load_n(consumer_pos_, __ATOMIC_RELAXED);
     const unsigned long mask = size_ - 1;
@@ -147,6 +148,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       }
       // JS has finished reading [start, pos): the producer may reuse it.
       __atomic_store_n(consumer_pos_, pos, __ATOMIC_RELEASE);
+      slice_bytes_ += pos - start;
       cons = pos;
       delivered += count;
       if (delivered >= slice_limit_) {
@@ -177,8 +179,13 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   void ConsumeScheduled() {
     bool exhausted = false;
     ConsumeSlice(&exhausted);
-    if (exhausted && again_ && running_ && !closed_) {
+    if (!again_ || !running_ || closed_) return;
+    if (exhausted) {
       slices_deferred_++;
+      uv_timer_start(again_, &RingBuffer::OnTimer, 0, 0);
+    } else if (slice_bytes_ >= batch_bytes_limit_) {
+      // A busy producer: drain again on the next loop turn rather than letting the ring fill to
+      // the forced-wakeup threshold (every submission past it costs the producer an irq_work).
       uv_timer_start(again_, &RingBuffer::OnTimer, 0, 0);
     }
   }
@@ -296,6 +303,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   unsigned long* producer_pos_ = nullptr;
   uint8_t* data_ = nullptr;
   uint32_t batch_bytes_limit_ = 4096, drain_ms_ = 10;
+  unsigned long slice_bytes_ = 0;  // ring bytes the last slice consumed
   uint64_t records_ = 0, batches_ = 0, wakeups_ = 0, slices_deferred_ = 0;
   uint32_t slice_limit_ = 65536;
   uv_poll_t* poll_ = nullptr;

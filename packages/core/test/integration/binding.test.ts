@@ -35,7 +35,7 @@ describe('BpfObject spec (before load)', () => {
     expect(maps.events?.type).toBe(MapType.RINGBUF);
     expect(maps.events_lost?.type).toBe(MapType.PERCPU_ARRAY);
     expect(maps.kv).toMatchObject({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 1024 });
-    expect(o.globals().map((g) => g.name).sort()).toEqual(['include_containers', 'magic', 'target_tgid', 'use_small']);
+    expect(o.globals().map((g) => g.name).sort()).toEqual(['discard_every', 'include_containers', 'magic', 'target_tgid', 'use_small']);
   });
 
   it('rejects unknown globals and values that do not fit', () => {
