@@ -56,7 +56,7 @@ export function decodeHeader(view: DataView, offset: number, ctx: DecodeContext)
   const host = (view.getUint8(offset + O.flags) & HOST_FLAG) !== 0;
   const cg = containerOf(view, offset, ctx);
   return {
-    time: new Date(ctx.clock.msFromParts(tsLo, tsHi)),
+    time: ctx.clock.dateFromParts(tsLo, tsHi),
     ts: view.getBigUint64(offset + O.ts_ns, true),
     host: ctx.host,
     container: host ? null : cg.container,

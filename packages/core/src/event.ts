@@ -26,7 +26,7 @@ export interface ContainerInfo {
 export interface IEvent {
   /** Dotted event type: `syscall.count`, `file.open`, `net.flow`, `alert`, ... */
   readonly type: string;
-  /** Wall-clock time of the event. */
+  /** Wall-clock time of the event (ms precision). Events of the same millisecond may share one Date: do not mutate it. */
   readonly time: Date;
   /** Kernel CLOCK_MONOTONIC timestamp in ns (0n for events not made by the kernel). */
   readonly ts: bigint;

@@ -47,6 +47,23 @@ describe('decodeHeader', () => {
     expect(Math.abs(decodeHeader(buf, 0, { host: 'h', clock, containers: resolver(() => null) }).time.getTime() - wall)).toBeLessThanOrEqual(2);
   });
 
+  it('shares one Date between timestamps of the same millisecond and no further', () => {
+    const clock = new KernelClock();
+    const t = process.hrtime.bigint();
+    const ms = clock.msFromParts(Number(t & 0xffffffffn), Number(t >> 32n));
+    // Move t to 10 µs past a wall-clock millisecond boundary, then stay inside or step out of it.
+    const start = t + BigInt(Math.ceil((Math.ceil(ms) - ms) * 1e6)) + 10_000n;
+    const a = clock.toDate(start);
+    const b = clock.toDate(start + 900_000n);
+    const c = clock.toDate(start + 1_000_000n);
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
+    expect(c.getTime() - a.getTime()).toBe(1);
+    const again = clock.toDate(start + 5_000n); // back to the earlier millisecond: a fresh Date, same value
+    expect(again).not.toBe(c);
+    expect(again.getTime()).toBe(a.getTime());
+  });
+
   it('picks up a container that becomes known while records from it keep arriving', () => {
     let known = false;
     const ctx = { host: 'h', clock: new KernelClock(), containers: resolver(() => (known ? { id: 'late' } : null)) };
