@@ -41,10 +41,16 @@ export function buildBpf(p, log) {
 export function buildC(p, log) {
   const r = {};
   const hdr = path.join(p.bench, 'lib/bench_rodata.h');
-  for (const [name, src] of [['delivery-c', 'delivery/c/consumer.c'], ['counting-loader', 'counting/loader.c']]) {
+  const programs = [
+    ['delivery-c', 'delivery/c/consumer.c', ['-lbpf']],
+    ['counting-loader', 'counting/loader.c', ['-lbpf']],
+    // Runs inside the busybox benchmark container, hence static.
+    ['delivery-pace', 'delivery/pace.c', ['-static', '-pthread']],
+  ];
+  for (const [name, src, flags] of programs) {
     const out = path.join(p.out, name);
     r[name] = step(() => {
-      if (!newer(out, path.join(p.bench, src), hdr)) run('cc', ['-O2', '-Wall', '-o', out, path.join(p.bench, src), '-lbpf']);
+      if (!newer(out, path.join(p.bench, src), hdr)) run('cc', ['-O2', '-Wall', '-o', out, path.join(p.bench, src), ...flags]);
     });
     log(`cc ${name}: ${r[name].ok ? 'ok' : r[name].error}`);
   }

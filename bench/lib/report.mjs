@@ -35,7 +35,7 @@ export function renderMarkdown(r) {
   if (!d || d.notMeasured) L.push(nm(d?.notMeasured), '');
   else {
     L.push(
-      `One producer (\`bench/delivery/delivery.bpf.c\`: tp_btf/sys_enter, 64-byte records with the bw_event_header, BW_RESERVE/BW_SUBMIT no-wakeup submission, 1 MiB ring, filtered to the benchmark container's cgroup) while the container runs ${d.params.producers ?? 1} concurrent \`dd if=/dev/zero of=/dev/null bs=1 count=${fmt(d.params.ddBytes)}\` (${fmt(d.params.syscallsPerRound)} syscalls per round; ${d.params.producers ?? 1} producers on ${m.nproc} CPUs, so a consumer competes with the workload for CPU). Consumers: (a) \`bench/delivery/c\` libbpf ring_buffer, 10 ms poll + consume; (b) \`bench/delivery/go\` cilium/ebpf ringbuf.Reader with a 10 ms deadline, decoding each record into a struct; (c) boxwatch core: BpfObject + RingBufferReader, \`decodeHeader\` + \`createEvent\` per record with a live DockerContainerRegistry. Consumer CPU = sum of the consumer's threads' run time (/proc/<pid>/task/*/schedstat) over the workload. Workload time baseline (no program): ${mm(d.baselineSecs, 3)} s.`,
+      `One producer (\`bench/delivery/delivery.bpf.c\`: tp_btf/sys_enter, 64-byte records with the bw_event_header, BW_RESERVE/BW_SUBMIT no-wakeup submission, 1 MiB ring, filtered to the benchmark container's cgroup) while the container runs ${d.params.producers ?? 1} concurrent \`dd if=/dev/zero of=/dev/null bs=1 count=${fmt(d.params.ddBytes)}\` (${fmt(d.params.syscallsPerRound)} syscalls per round; ${d.params.producers ?? 1} producers on ${m.nproc} CPUs, so a consumer competes with the workload for CPU). Consumers: (a) \`bench/delivery/c\` libbpf ring_buffer, 10 ms poll + consume; (b) \`bench/delivery/go\` cilium/ebpf ringbuf.Reader with a 10 ms deadline, decoding each record into a struct; (c) boxwatch core: BpfObject + RingBufferReader (records read in place in the ring's pages, consumer position stored once per batch), \`decodeHeader\` + \`createEvent\` per record with a live DockerContainerRegistry. Consumer CPU = sum of the consumer's threads' run time (/proc/<pid>/task/*/schedstat) over the workload. Workload time baseline (no program): ${mm(d.baselineSecs, 3)} s.`,
       '',
     );
     L.push('| consumer | events/s | events/s with zero lost | lost events | consumer CPU s | consumer CPU ns/event | workload slow-down vs no program | consumer peak RSS MiB |', '|---|---|---|---|---|---|---|---|');
@@ -46,6 +46,26 @@ export function renderMarkdown(r) {
     }
     L.push('', '| ratio (per round) | median (min) |', '|---|---|');
     L.push(`| boxwatch / C events/s | ${mmx(d.ratios.boxwatchVsC_eventsPerSec)} |`, `| boxwatch / Go consumer CPU per event | ${mmx(d.ratios.boxwatchVsGo_cpuPerEvent)} |`, `| boxwatch / C consumer CPU per event | ${mmx(d.ratios.boxwatchVsC_cpuPerEvent)} |`, `| Go / C consumer CPU per event | ${mmx(d.ratios.goVsC_cpuPerEvent)} |`);
+    const sw = d.sweep;
+    L.push('', '### Loss-free rate sweep', '');
+    if (!sw || sw.notMeasured) L.push(nm(sw?.notMeasured), '');
+    else {
+      L.push(
+        `The same producer, but the load is paced: \`bench/delivery/pace.c\` issues getppid(2) on ${sw.producers} threads in 1 ms bursts at an offered rate, a fraction of what the unpaced producers reached with the C consumer above; ${sw.reps} rounds per rate and consumer. A consumer *keeps up* at a rate when it lost nothing in any round and the producers achieved ≥ 95 % of the offered rate. Cells: achieved events/s median, lost events max, consumer CPU ns/event median.`,
+        '',
+      );
+      const names = Object.keys(sw.points[0]?.consumers ?? {});
+      const label = { c: 'C', go: 'Go', boxwatch: 'boxwatch' };
+      L.push(`| offered events/s | ${names.map((k) => label[k] ?? k).join(' | ')} |`, `|---|${names.map(() => '---').join('|')}|`);
+      for (const pt of sw.points) {
+        const cells = names.map((k) => {
+          const x = pt.consumers[k];
+          return `${fmt(x.achieved.median)} / lost ${fmt(x.lostMax)} / ${fmt(x.cpuNsPerEvent.median)} ns${x.keptUp ? '' : ' ✗'}`;
+        });
+        L.push(`| ${fmt(pt.offered)} (${fmt(pt.fraction * 100)} % of C unpaced) | ${cells.join(' | ')} |`);
+      }
+      L.push('', `Highest offered rate kept up with: ${names.map((k) => `${label[k] ?? k} ${fmt(sw.lossFree[k])}`).join(', ')} (✗ = did not keep up: lost records or producers below 95 % of the offered rate).`, '');
+    }
     L.push('', 'Targets:', '');
     for (const [k, t] of Object.entries(d.targets)) L.push(`- ${k}: ${target(t)}`);
     L.push('');
