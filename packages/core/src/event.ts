@@ -7,6 +7,8 @@
  * detector reading from Kafka sees the same thing as one subscribed in-process.
  */
 
+import { HEADER_KEYS, jsonValue } from './json-value.js';
+
 /** Version of the JSON wire form; bump when a field changes meaning. */
 export const EVENT_SCHEMA_VERSION = 1;
 
@@ -62,7 +64,6 @@ export type EventJSON = { schema: number; type: string; time: string; [field: st
 /** An event of type T carrying fields F. */
 export type TypedEvent<T extends string, F extends object> = IEvent & { readonly type: T } & Readonly<F>;
 
-const HEADER_KEYS = new Set(['type', 'time', 'ts', 'host', 'container', 'cgroupId', 'pid', 'tid', 'comm']);
 
 export class BaseEvent implements IEvent {
   readonly type: string;
@@ -112,19 +113,6 @@ export class BaseEvent implements IEvent {
 /** Build a typed event. */
 export function createEvent<T extends string, F extends object>(type: T, header: EventHeader, fields: F): TypedEvent<T, F> {
   return new BaseEvent(type, header, fields) as unknown as TypedEvent<T, F>;
-}
-
-/** bigint becomes a decimal string (JSON has no 64-bit integers); Dates become ISO strings. */
-function jsonValue(v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Date) return v.toISOString();
-  if (Array.isArray(v)) return v.map(jsonValue);
-  if (v !== null && typeof v === 'object' && !(v as { toJSON?: unknown }).toJSON) {
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) o[k] = jsonValue(x);
-    return o;
-  }
-  return v;
 }
 
 /** Rebuild an event from its JSON wire form (the inverse of `toJSON()` for header fields; type fields are kept as JSON values). */

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { IEvent } from '../event.js';
+import { stringifyEvent } from '../event-json.js';
 import { emptySinkStats, type Sink, type SinkStats } from '../sink.js';
 
 export interface StreamSinkOptions {
@@ -60,7 +61,7 @@ abstract class StreamSink implements Sink {
 export class NdjsonSink extends StreamSink {
   readonly name = 'ndjson';
   protected format(event: IEvent): string {
-    return `${JSON.stringify(event)}\n`;
+    return `${stringifyEvent(event)}\n`;
   }
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { configError, createEvent, eventFromJSON, BoxwatchError, containerIdFromCgroupName, type EventHeader } from '@boxwatch/core';
+import { BaseEvent, configError, createEvent, eventFromJSON, BoxwatchError, containerIdFromCgroupName, stringifyEvent, type EventHeader, type IEvent } from '@boxwatch/core';
 
 const header = (over: Partial<EventHeader> = {}): EventHeader => ({
   time: new Date('2026-11-28T10:00:00.123Z'),
@@ -49,6 +49,73 @@ describe('events', () => {
         expect(eventFromJSON(JSON.parse(text)).toJSON()).toEqual(JSON.parse(text));
       }),
     );
+  });
+
+  it('stringifyEvent gives exactly the text of JSON.stringify(event), for any fields and headers', () => {
+    const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        fc.string(),
+        fc.string({ unit: 'binary' }),
+        fc.double(),
+        fc.integer(),
+        fc.bigInt(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.constant(undefined),
+        fc.date({ noInvalidDate: true }),
+        fc.array(tie('v'), { maxLength: 3 }),
+        fc.dictionary(fc.string(), tie('v'), { maxKeys: 3 }),
+      ),
+    })).v;
+    // Keys include the awkward ones: header names, `schema`, `__proto__`, integer-like keys.
+    const key = fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom('schema', '__proto__', '0', '7', 'path', 'time', 'comm'));
+    const container = fc.oneof(
+      fc.constant(null),
+      fc.record({ id: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 1, maxLength: 64 }), name: fc.string(), image: fc.option(fc.string(), { nil: undefined }), labels: fc.option(fc.dictionary(fc.string(), fc.string()), { nil: undefined }) }),
+    );
+    const hdr = fc.record({
+      time: fc.date({ noInvalidDate: true }),
+      ts: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      host: fc.string({ unit: 'binary' }),
+      container,
+      cgroupId: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      pid: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      tid: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      comm: fc.string({ unit: 'binary', maxLength: 15 }),
+    });
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), hdr, fc.dictionary(key, value, { maxKeys: 6 }), (type, h, fields) => {
+        const e = createEvent(type, h as EventHeader, fields);
+        // A field named like a header key replaces it; where that makes JSON.stringify throw, both must.
+        const outcome = (f: () => string) => {
+          try {
+            return f();
+          } catch (err) {
+            return `throws ${(err as Error).constructor.name}`;
+          }
+        };
+        expect(outcome(() => stringifyEvent(e))).toBe(outcome(() => JSON.stringify(e)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('stringifyEvent follows a container filled in place and events that are not plain BaseEvents', () => {
+    const c: { id: string; name?: string; image?: string } = { id: 'b'.repeat(64) };
+    const e = createEvent('x.y', header({ container: c }), { n: 1 });
+    expect(stringifyEvent(e)).toBe(JSON.stringify(e));
+    Object.assign(c, { name: 'web', image: 'busybox:latest' }); // what the registry does after inspecting
+    expect(JSON.parse(stringifyEvent(e)).container).toEqual({ id: 'b'.repeat(64), name: 'web', image: 'busybox:latest' });
+    class Custom extends BaseEvent {
+      override toJSON() {
+        return { ...super.toJSON(), custom: true };
+      }
+    }
+    const custom = new Custom('x.z', header(), { n: 2 });
+    expect(stringifyEvent(custom)).toBe(JSON.stringify(custom));
+    const plain = { type: 'p.q', toJSON: () => ({ schema: 1, type: 'p.q', time: 'now' }) } as unknown as IEvent;
+    expect(stringifyEvent(plain)).toBe(JSON.stringify(plain));
   });
 
   it('rejects JSON that is not an event', () => {

@@ -2,7 +2,7 @@
  * Prints alerts: one readable line per alert on a terminal (coloured by priority), or ndjson (the
  * event JSON form, one per line) for pipes. Usable as a core `Sink`; non-alert events are ignored.
  */
-import { emptySinkStats, type IEvent, type Sink, type SinkStats } from '@boxwatch/core';
+import { emptySinkStats, stringifyEvent, type IEvent, type Sink, type SinkStats } from '@boxwatch/core';
 
 export type AlertFormat = 'pretty' | 'ndjson';
 
@@ -51,7 +51,7 @@ export class AlertPrinter implements Sink {
   write(event: IEvent): void {
     if (event.type !== 'alert') return;
     this.counters.received++;
-    const line = this.format === 'ndjson' ? JSON.stringify(event.toJSON()) : formatAlertLine(event, this.color);
+    const line = this.format === 'ndjson' ? stringifyEvent(event) : formatAlertLine(event, this.color);
     this.stream.write(line + '\n');
     this.counters.delivered++;
   }
