@@ -1,0 +1,50 @@
+import { PassThrough, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createEvent, NdjsonSink, type EventHeader } from '@boxwatch/core';
+
+const header: EventHeader = { time: new Date('2026-11-28T10:00:00.000Z'), ts: 1n, host: 'h', container: null, cgroupId: 0n, pid: 1, tid: 1, comm: 'sh' };
+const ev = (n: number) => createEvent('t.n', header, { n, pad: 'x'.repeat(100) });
+
+describe('NdjsonSink', () => {
+  it('writes every line, whole and in order, across chunk boundaries', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => (text += c.toString()));
+    const sink = new NdjsonSink({ stream: out });
+    const N = 5000; // ~700 KiB: several 64 KiB chunks plus a partial one at the end of the turn
+    for (let i = 0; i < N; i++) sink.write(ev(i));
+    await sink.flush();
+    await new Promise((r) => setImmediate(r));
+    const lines = text.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.map((l) => JSON.parse(l).n)).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(sink.stats()).toMatchObject({ received: N, delivered: N, dropped: 0 });
+  });
+
+  it('hands lines written in one turn to the stream by the next turn without an explicit flush', async () => {
+    const out = new PassThrough();
+    const chunks: string[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c.toString()));
+    const sink = new NdjsonSink({ stream: out });
+    sink.write(ev(1));
+    sink.write(ev(2));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(chunks.join('').trim().split('\n')).toHaveLength(2);
+  });
+
+  it('drops and counts what exceeds its bound behind a stalled reader, and everything after the stream is destroyed', async () => {
+    // A stream that accepts writes but never completes them: its buffered length only grows.
+    const stalled = new Writable({ highWaterMark: 1024, write: () => {} });
+    const sink = new NdjsonSink({ stream: stalled, maxBufferedBytes: 200_000 });
+    const N = 20_000;
+    for (let i = 0; i < N; i++) sink.write(ev(i));
+    await new Promise((r) => setImmediate(r));
+    const s = sink.stats();
+    expect(s.dropped).toBeGreaterThan(0);
+    expect(s.delivered + s.dropped).toBe(N);
+    expect(s.delivered * 120).toBeLessThan(200_000 + 70_000); // at most the bound plus one chunk
+    stalled.destroy();
+    sink.write(ev(N));
+    expect(sink.stats()).toMatchObject({ received: N + 1, dropped: s.dropped + 1 });
+  });
+});
