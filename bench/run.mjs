@@ -20,8 +20,8 @@ const quick = argv.includes('--quick');
 const only = argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const REPS = Math.max(5, Number(argv.find((a) => a.startsWith('--reps='))?.slice(7) ?? 5));
 const CFG = quick
-  ? { deliveryN: 150_000, countN: 200_000, opens: 20_000, netMiB: 16, pipelineN: 100_000, kafkaN: 20_000, detectorSec: 8, containers: 30 }
-  : { deliveryN: 500_000, countN: 1_000_000, opens: 100_000, netMiB: 128, pipelineN: 300_000, kafkaN: 100_000, detectorSec: 30, containers: 100 };
+  ? { deliveryN: 150_000, countN: 200_000, opens: 20_000, netMiB: 16, connections: 5_000, pipelineN: 100_000, kafkaN: 20_000, detectorSec: 8, containers: 30 }
+  : { deliveryN: 500_000, countN: 1_000_000, opens: 100_000, netMiB: 128, connections: 20_000, pipelineN: 300_000, kafkaN: 100_000, detectorSec: 30, containers: 100 };
 // Configurations the smoke check (--quick) leaves out to stay under 3 minutes.
 const QUICK_SKIP = quick ? new Set(['boxwatchRaw', 'syscallDefault']) : new Set();
 
@@ -353,7 +353,66 @@ async function cnetwork(built) {
       baselineMiBs: summary(runs.none.map((m) => MiB / m.secs)),
       ...Object.fromEntries(Object.keys(per[0]).map((f) => [f, summary(per.map((p) => p[f]))])),
       rounds: per,
-      note: 'net.flow is drained on an interval; its events/s at zero loss is not measured yet',
+      connections: built.c['net-conns'].ok ? await connectionRate() : { notMeasured: built.c['net-conns'].error },
+    };
+  } finally {
+    removeContainers(names);
+  }
+}
+
+/**
+ * Connection rate: bench/net/conns.c opens and closes TCP connections from a client container to
+ * a server container as fast as it can (2 threads). Each connection is exactly one net.connect
+ * (client) and one net.accept (server), so delivered events and losses are checked exactly.
+ */
+async function connectionRate() {
+  const N = CFG.connections;
+  const names = [];
+  try {
+    const server = startContainer();
+    const client = startContainer();
+    names.push(server.name, client.name);
+    for (const c of [server, client]) sh('docker', ['cp', path.join(P.out, 'net-conns'), `${c.name}:/conns`]);
+    sh('docker', ['exec', '-d', server.name, '/conns', 'serve', '5002']);
+    const ip = docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', server.name);
+    for (let i = 0; i < 100 && !/:5002\b/.test(sh('docker', ['exec', server.name, 'netstat', '-ltn'])); i++) await sleep(50);
+    let last = null;
+    const connect = () => {
+      last = JSON.parse(sh('docker', ['exec', client.name, '/conns', 'connect', ip, '5002', String(N), '2']).trim().split('\n').pop());
+      if (last.failed) throw new Error(`${last.failed} of ${last.connections} connections failed`);
+      return last.seconds;
+    };
+    connect(); // warm-up
+    const runs = { none: [], cnetwork: [] };
+    for (let r = 0; r < REPS; r++) {
+      for (const k of rotated(Object.keys(runs), r)) {
+        const m = await measured(k === 'none' ? null : () => startProcess(node, [AGENT, 'cnetwork']), connect);
+        const conns = last.connections;
+        if (k === 'none') {
+          runs.none.push({ secs: m.secs });
+          continue;
+        }
+        const byC = m.final?.byContainer ?? {};
+        const connects = byC[client.name]?.['net.connect'] ?? 0;
+        const accepts = byC[server.name]?.['net.accept'] ?? 0;
+        const lost = Number(m.final?.stats?.plugins?.cnetwork?.lost ?? NaN);
+        runs.cnetwork.push({ secs: m.secs, conns, connects, accepts, lost, cpuNs: m.cpuNs });
+        log(`cnetwork connections round ${r + 1}/${REPS}: ${(conns / m.secs) | 0}/s, net.connect ${connects}, net.accept ${accepts} of ${conns} each, lost ${lost}`);
+      }
+    }
+    const per = runs.cnetwork.map((x, i) => ({
+      connectionsPerSec: x.conns / x.secs,
+      rateRatio: runs.none[i].secs / x.secs,
+      eventsPerSec: (x.connects + x.accepts) / x.secs,
+      missingEvents: 2 * x.conns - x.connects - x.accepts,
+      lost: x.lost,
+      agentCpuNsPerEvent: x.cpuNs / Math.max(1, x.connects + x.accepts),
+    }));
+    return {
+      params: { connectionsPerRound: N, threads: 2 },
+      baselineConnectionsPerSec: summary(runs.none.map((x) => N / x.secs)),
+      ...Object.fromEntries(Object.keys(per[0]).map((f) => [f, summary(per.map((p) => p[f]))])),
+      rounds: per,
     };
   } finally {
     removeContainers(names);

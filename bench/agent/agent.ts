@@ -62,9 +62,13 @@ class CountingSink implements Sink {
   readonly name = 'count';
   count = 0;
   byType: Record<string, number> = {};
+  /** Per container name (or "host"), per type: what a benchmark container caused, not the machine. */
+  byContainer: Record<string, Record<string, number>> = {};
   write(e: IEvent): void {
     this.count++;
     this.byType[e.type] = (this.byType[e.type] ?? 0) + 1;
+    const c = (this.byContainer[e.container?.name ?? 'host'] ??= {});
+    c[e.type] = (c[e.type] ?? 0) + 1;
   }
   async close(): Promise<void> {}
   stats(): SinkStats {
@@ -180,7 +184,7 @@ async function main(): Promise<void> {
     case 'cnetwork': {
       const { CNetworkPlugin } = await import('@boxwatch/plugin-cnetwork');
       const counting = new CountingSink();
-      return runCollector([new CNetworkPlugin({})], [counting], () => ({ counted: counting.count, byType: counting.byType }));
+      return runCollector([new CNetworkPlugin({})], [counting], () => ({ counted: counting.count, byType: counting.byType, byContainer: counting.byContainer }));
     }
     case 'all': {
       const plugins: Userspace[] = [];

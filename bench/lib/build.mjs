@@ -46,6 +46,7 @@ export function buildC(p, log) {
     ['counting-loader', 'counting/loader.c', ['-lbpf']],
     // Runs inside the busybox benchmark container, hence static.
     ['delivery-pace', 'delivery/pace.c', ['-static', '-pthread']],
+    ['net-conns', 'net/conns.c', ['-static', '-pthread']],
   ];
   for (const [name, src, flags] of programs) {
     const out = path.join(p.out, name);

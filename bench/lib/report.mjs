@@ -115,7 +115,16 @@ export function renderMarkdown(r) {
     L.push(`Container-to-container TCP transfer of ${n.params.MiBPerRound} MiB (busybox \`dd | nc\` → \`nc -l\`); baseline without the plugin: ${mm(n.baselineMiBs)} MiB/s.`, '');
     L.push('| throughput with cnetwork MiB/s | throughput vs without (ratio) | agent CPU ms per transfer | agent start ms |', '|---|---|---|---|');
     L.push(`| ${mm(n.throughputMiBs)} | ${mmx(n.throughputRatio)} | ${mm(n.agentCpuMs)} | ${mm(n.startMs)} |`, '');
-    if (n.note) L.push(`${n.note}.`, '');
+    const cr = n.connections;
+    if (!cr || cr.notMeasured) L.push(`Connection rate: ${nm(cr?.notMeasured)}`, '');
+    else {
+      L.push(
+        `Connection rate: \`bench/net/conns.c\` opens and closes ${fmt(cr.params.connectionsPerRound)} TCP connections per round from a client container to a server container (${cr.params.threads} threads); each is one net.connect (client) and one net.accept (server), counted per container. Baseline without the plugin: ${mm(cr.baselineConnectionsPerSec)} connections/s.`,
+        '',
+      );
+      L.push('| connections/s with cnetwork | vs without (ratio) | net.connect + net.accept events/s | events missing (expected − delivered) | lost in the kernel | agent CPU ns/event |', '|---|---|---|---|---|---|');
+      L.push(`| ${mm(cr.connectionsPerSec)} | ${mmx(cr.rateRatio)} | ${mm(cr.eventsPerSec)} | ${mmMax(cr.missingEvents)} | ${mmMax(cr.lost)} | ${mm(cr.agentCpuNsPerEvent)} |`, '');
+    }
   }
 
   // 4 -------------------------------------------------------------------------------------------
