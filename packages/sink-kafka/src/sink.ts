@@ -1,6 +1,7 @@
 import kafkajs, { type Admin, type ICustomPartitioner, type Kafka, type Producer } from 'kafkajs';
 import { BoxwatchError, createLogger, type IEvent, type Logger, type Sink, type SinkStats } from '@boxwatch/core';
 import { createKafka } from './connection.js';
+import { installGzipCodec } from './gzip.js';
 import { EventQueue, type Chunk } from './queue.js';
 import { parseSinkOptions, type KafkaSinkConfig, type KafkaSinkOptions } from './sink-options.js';
 import { EVENT_FAMILIES, familyOf, messageKey, topicForType, topicsFor } from './topics.js';
@@ -99,6 +100,11 @@ export class KafkaSink implements Sink {
     );
     this.batchForm = this.config.messageFormat === 'batch';
     this.backoffMs = this.config.retryInitialMs;
+    // kafkajs's built-in gzip codec made every partition of a request wait a turn of the event loop
+    // (see gzip.ts); use the sink's, unless the application registered a gzip codec of its own.
+    if (this.config.compression === 'gzip' && !installGzipCodec()) {
+      this.logger.debug('kafka sink: gzip codec registered by the application is used as it is');
+    }
   }
 
   /** Connect, create the family topics that are missing, and start sending what was written so far. */
