@@ -96,6 +96,8 @@ describe('events', () => {
           }
         };
         expect(outcome(() => stringifyEvent(e))).toBe(outcome(() => JSON.stringify(e)));
+        const withoutHostAndContainer = () => JSON.stringify({ ...e.toJSON(), host: undefined, container: undefined });
+        expect(outcome(() => stringifyEvent(e, { omitHostAndContainer: true }))).toBe(outcome(withoutHostAndContainer));
       }),
       { numRuns: 2000 },
     );
