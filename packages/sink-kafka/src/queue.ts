@@ -65,6 +65,12 @@ export interface Chunk {
   events: number;
 }
 
+/** A per-partition byte bound for take(): the partition of a key where known, and the bound. */
+export interface PartitionBound {
+  of(topic: string, key: string): number | undefined;
+  maxBytes: number;
+}
+
 export interface MessageLimits {
   format: 'batch' | 'single';
   /** batch form: most events per message. */
@@ -169,19 +175,39 @@ export class EventQueue {
   }
 
   /**
-   * Messages from the head holding at most `maxEvents` events and `maxBytes` bytes of values (always
-   * at least one message when any event is queued), still queued. Seals every open message first.
+   * Messages from the head holding at most `maxEvents` events and `maxBytes` bytes (values, keys and
+   * record overhead), of which at most `partition.maxBytes` go to any one partition (always at least one
+   * message when any event is queued), still queued. Seals every open message first.
+   *
+   * `partition.of(topic, key)` is the partition a key goes to, when known. A message whose partition is
+   * not known may land on any partition of its topic, so it counts against all of them: the bound holds
+   * whatever the partitioner decides for it (with nothing known, it bounds the whole request per topic).
    */
-  take(maxEvents: number, maxBytes = Number.MAX_SAFE_INTEGER): Chunk[] {
+  take(maxEvents: number, maxBytes = Number.MAX_SAFE_INTEGER, partition?: PartitionBound): Chunk[] {
     this.sealAll();
     const out: Chunk[] = [];
     let events = 0;
     let bytes = 0;
+    // Per topic: bytes per known partition, the largest of them, and bytes of unknown partition.
+    const perTopic = partition ? new Map<string, { known: Map<number, number>; maxKnown: number; unknown: number }>() : undefined;
     // Every message holds at least one event: maxEvents messages are always enough.
     for (const c of this.sealed.peek(maxEvents)) {
       // Value, key and headers (approximately: the headers are a few short strings) as the broker counts them.
       const size = (typeof c.value === 'string' ? Buffer.byteLength(c.value) : c.value.length) + c.key.length + RECORD_OVERHEAD;
       if (out.length > 0 && (events + c.events > maxEvents || bytes + size > maxBytes)) break;
+      if (partition && perTopic) {
+        let t = perTopic.get(c.topic);
+        if (!t) perTopic.set(c.topic, (t = { known: new Map(), maxKnown: 0, unknown: 0 }));
+        const p = partition.of(c.topic, c.key);
+        const onP = p === undefined ? 0 : (t.known.get(p) ?? 0) + size;
+        const worst = p === undefined ? t.maxKnown + t.unknown + size : Math.max(t.maxKnown, onP) + t.unknown;
+        if (out.length > 0 && worst > partition.maxBytes) break;
+        if (p === undefined) t.unknown += size;
+        else {
+          t.known.set(p, onP);
+          t.maxKnown = Math.max(t.maxKnown, onP);
+        }
+      }
       out.push(c);
       events += c.events;
       bytes += size;

@@ -38,12 +38,14 @@ const sinkSchema = z
     lingerMs: z.number().int().min(0).max(60_000).default(5),
     /** Most events in one produce request. */
     batchSize: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Most bytes (values, keys, record overhead) in one produce request (at least one message goes). */
+    maxRequestBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(8_000_000),
     /**
-     * Most bytes of message values in one produce request (at least one message goes). A broker
-     * refuses a partition's record batch over its `message.max.bytes` (1 MiB by default), and one busy
-     * container puts a whole request on one partition: keep this under that limit.
+     * Most bytes (uncompressed) of one partition's messages in one produce request. A broker refuses a
+     * partition's record batch over its `message.max.bytes` (1 MiB by default): keep this under that
+     * limit. Messages whose partition is not known yet count against every partition of their topic.
      */
-    maxRequestBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(1_000_000),
+    maxPartitionBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(1_000_000),
     /**
      * Wire form of a Kafka message: `batch` (default) packs consecutive events of one key (host +
      * container) into one message, `{"schema":2,"events":[...]}`; `single` sends one message per event
@@ -84,6 +86,7 @@ export interface KafkaSinkConfig extends ConnectionConfig {
   lingerMs: number;
   batchSize: number;
   maxRequestBytes: number;
+  maxPartitionBytes: number;
   messageFormat: MessageFormat;
   maxEventsPerMessage: number;
   maxMessageBytes: number;

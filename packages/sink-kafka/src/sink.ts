@@ -14,7 +14,7 @@ const { Partitioners } = kafkajs;
 interface InFlight {
   events: number;
   messages: number;
-  topics: Array<{ topic: string; messages: Array<{ key: string; value: Buffer | string; headers: Record<string, string> }> }>;
+  topics: Array<{ topic: string; messages: Array<{ key: string; value: Buffer | string; headers: Record<string, string>; partition?: number }> }>;
 }
 
 export interface KafkaSinkStats extends SinkStats {
@@ -77,6 +77,8 @@ export class KafkaSink implements Sink {
   private abandoned = false;
   private producerConnected = false;
   private readonly topicByType = new Map<string, { topic: string; family: string }>();
+  /** Partition of each key (kafkajs's default partitioner, memoised): bounds and pins a request's partitions. */
+  private readonly partitions = new PartitionMemo();
   private readonly batchForm: boolean;
 
   private received = 0;
@@ -223,7 +225,7 @@ export class KafkaSink implements Sink {
       idempotent: this.config.idempotent,
       // kafkajs supports idempotence only with one request in flight per broker.
       ...(this.config.idempotent ? { maxInFlightRequests: 1 } : {}),
-      createPartitioner: memoisedDefaultPartitioner,
+      createPartitioner: this.partitions.partitioner,
       retry: INNER_RETRY,
     });
   }
@@ -320,15 +322,22 @@ export class KafkaSink implements Sink {
     }
   }
 
-  /** The head of the queue (messages holding up to batchSize events), grouped by topic for kafkajs. */
+  /**
+   * The head of the queue (messages holding up to batchSize events, maxRequestBytes in all and
+   * maxPartitionBytes per partition), grouped by topic for kafkajs. A message whose key's partition is
+   * already known is sent to that partition explicitly (the one its bytes were counted against, and the
+   * same on every retry, even if the topic grows meanwhile); the others are partitioned by kafkajs.
+   */
   private packHead(): InFlight {
-    const chunks: Chunk[] = this.queue.take(this.config.batchSize, this.config.maxRequestBytes);
+    const bound = { of: (topic: string, key: string) => this.partitions.of(topic, key), maxBytes: this.config.maxPartitionBytes };
+    const chunks: Chunk[] = this.queue.take(this.config.batchSize, this.config.maxRequestBytes, bound);
     const byTopic = new Map<string, InFlight['topics'][number]>();
     let events = 0;
     for (const c of chunks) {
       let t = byTopic.get(c.topic);
       if (!t) byTopic.set(c.topic, (t = { topic: c.topic, messages: [] }));
-      t.messages.push({ key: c.key, value: c.value, headers: c.headers });
+      const partition = this.partitions.of(c.topic, c.key);
+      t.messages.push(partition === undefined ? { key: c.key, value: c.value, headers: c.headers } : { key: c.key, value: c.value, headers: c.headers, partition });
       events += c.events;
     }
     return { events, messages: chunks.length, topics: [...byTopic.values()] };
@@ -390,28 +399,43 @@ export class KafkaSink implements Sink {
  * key already hashed; profiling showed murmur2 and its 64-bit arithmetic at ~10% of the sink's CPU.
  * Keyed messages map to `hash % partitionCount` regardless of leader availability, so the memo is
  * keyed by partition count too and stays valid until the topic grows.
+ *
+ * The sink also reads the memo when it packs a request (`of`), to bound the bytes per partition, and
+ * then sends those messages with an explicit partition, which the partitioner keeps (kafkajs's default
+ * partitioner does the same): the request goes out exactly as it was counted.
  */
-const memoisedDefaultPartitioner: ICustomPartitioner = () => {
-  const hash = Partitioners.DefaultPartitioner();
-  const byTopic = new Map<string, { partitions: number; byKey: Map<string, number> }>();
-  return (args) => {
-    const key = args.message.key;
-    if (typeof key !== 'string') return hash(args);
-    let memo = byTopic.get(args.topic);
-    if (!memo || memo.partitions !== args.partitionMetadata.length) {
-      memo = { partitions: args.partitionMetadata.length, byKey: new Map() };
-      byTopic.set(args.topic, memo);
-    }
-    let partition = memo.byKey.get(key);
-    if (partition === undefined) {
-      partition = hash(args);
-      // Containers come and go; do not let keys of long-gone ones pile up.
-      if (memo.byKey.size >= 65_536) memo.byKey.clear();
-      memo.byKey.set(key, partition);
-    }
-    return partition;
+export class PartitionMemo {
+  private readonly byTopic = new Map<string, { partitions: number; byKey: Map<string, number> }>();
+
+  /** The partition `key` went to on `topic`, if a message of it was partitioned since the topic last changed size. */
+  of(topic: string, key: string): number | undefined {
+    return this.byTopic.get(topic)?.byKey.get(key);
+  }
+
+  readonly partitioner: ICustomPartitioner = () => {
+    const hash = Partitioners.DefaultPartitioner();
+    return (args) => {
+      const count = args.partitionMetadata.length;
+      let memo = this.byTopic.get(args.topic);
+      if (!memo || memo.partitions !== count) {
+        memo = { partitions: count, byKey: new Map() };
+        this.byTopic.set(args.topic, memo);
+      }
+      const pinned = args.message.partition;
+      if (typeof pinned === 'number' && Number.isInteger(pinned) && pinned >= 0 && pinned < count) return pinned;
+      const key = args.message.key;
+      if (typeof key !== 'string') return hash(args);
+      let partition = memo.byKey.get(key);
+      if (partition === undefined) {
+        partition = hash(args);
+        // Containers come and go; do not let keys of long-gone ones pile up.
+        if (memo.byKey.size >= 65_536) memo.byKey.clear();
+        memo.byKey.set(key, partition);
+      }
+      return partition;
+    };
   };
-};
+}
 
 /** Wait until every partition of `topics` has a leader; retriable metadata errors are waited out. */
 async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {

@@ -33,6 +33,33 @@ describe('KafkaSink against a real broker', () => {
     await expect(sink.start()).rejects.toMatchObject({ code: 'ERR_STATE' });
   });
 
+  it("bounds each partition's share of a request by maxPartitionBytes, not the whole request (a topic with a 100 kB message limit)", async () => {
+    const prefix = uniquePrefix('partition-bytes');
+    const topic = `${prefix}.file`;
+    const admin = rawKafka().admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 4, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '100000' }] }] });
+    await admin.disconnect();
+    // file.open events only (every 6th of the stream), from 33 keys over 4 partitions.
+    const seq = new Map<string, number>();
+    const sent = Array.from({ length: 120_000 }, (_, n) => makeEvent(n, seq)).filter((e) => e.type === 'file.open');
+    const maxPartitionBytes = 90_000;
+    const sink = new KafkaSink({ brokers: BROKER, topicPrefix: prefix, queueSize: sent.length, maxPartitionBytes, maxMessageBytes: 16_384, logger: silentLogger });
+    await sink.start();
+    for (const e of sent) sink.write(e);
+    await sink.flush();
+    const stats = sink.stats();
+    await sink.close();
+    // A partition's batch over the topic's limit would be refused (MESSAGE_TOO_LARGE) and never delivered.
+    expect(stats).toMatchObject({ received: sent.length, delivered: sent.length, dropped: 0, errors: 0 });
+    const bytes = sent.reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e.toJSON())), 0);
+    // Requests carried more than maxPartitionBytes each (spread over the partitions): fewer than a whole-request bound allows.
+    expect(stats.batches).toBeLessThan(bytes / 2 / maxPartitionBytes);
+    const got = await consumeAll([topic], sent.length);
+    expect(got).toHaveLength(sent.length);
+    expect(new Set(got.map((r) => r.json.n)).size).toBe(sent.length);
+  });
+
   it.each<[MessageFormat, Compression]>([
     ['batch', 'none'],
     ['single', 'none'],

@@ -22,6 +22,7 @@ describe('sink options', () => {
     expect(parseSinkOptions({ brokers: ['k1:9092'] }).brokers).toEqual(['k1:9092']);
     expect(c).toMatchObject({ topicPrefix: 'boxwatch', compression: 'none', idempotent: true, acks: -1, partitions: 6 });
     expect(c).toMatchObject({ messageFormat: 'batch', maxEventsPerMessage: 500, maxMessageBytes: 256 * 1024 });
+    expect(c).toMatchObject({ batchSize: 10_000, maxRequestBytes: 8_000_000, maxPartitionBytes: 1_000_000 });
     expect(parseSinkOptions({ ...base, messageFormat: 'single' }).messageFormat).toBe('single');
     expect(parseSinkOptions({ ...base, compression: 'gzip' }).compression).toBe('gzip');
   });

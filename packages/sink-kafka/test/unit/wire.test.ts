@@ -109,6 +109,34 @@ describe('EventQueue (batch form)', () => {
     expect(q.take(100).map((c) => c.events)).toEqual([2, 2, 2, 2]);
   });
 
+  it('take() bounds the bytes per partition: known partitions each, unknown ones against all of their topic', () => {
+    const q = queue({ maxEvents: 2 });
+    // Alternating keys: messages c2, c1, c2, c1, ... (each key's pair sealed in turn), all the same size.
+    for (let n = 0; n < 16; n++) push(q, ev(n, n % 2 ? c1 : c2));
+    // Messages of c1 carry a longer container object: bound by the largest (less than one message apart).
+    const size = Math.max(...q.take(100).map((c) => c.value.length + c.key.length + 64));
+    const [k1, k2] = [keyOf(ev(0, c1)), keyOf(ev(0, c2))];
+    const bound = (map: Record<string, number>, messages: number) => ({ of: (_t: string, key: string) => map[key], maxBytes: messages * size + 10 });
+    // Both keys on their own partitions: 2 messages per partition fit, so 4 messages.
+    expect(q.take(100, Number.MAX_SAFE_INTEGER, bound({ [k1]: 0, [k2]: 1 }, 2))).toHaveLength(4);
+    // Both on one partition: 2 messages.
+    expect(q.take(100, Number.MAX_SAFE_INTEGER, bound({ [k1]: 3, [k2]: 3 }, 2))).toHaveLength(2);
+    // Partitions unknown: they may share one, so 2 messages; one known, one not: still 2 (the unknown may join it).
+    expect(q.take(100, Number.MAX_SAFE_INTEGER, bound({}, 2))).toHaveLength(2);
+    expect(q.take(100, Number.MAX_SAFE_INTEGER, bound({ [k1]: 0 }, 2))).toHaveLength(2);
+    expect(q.take(100, Number.MAX_SAFE_INTEGER, bound({ [k1]: 0 }, 3))).toHaveLength(3);
+    // Always at least one message; the request bound still applies; order is never skipped over.
+    expect(q.take(100, Number.MAX_SAFE_INTEGER, bound({ [k1]: 0, [k2]: 1 }, 0))).toHaveLength(1);
+    expect(q.take(100, 3 * size + 10, bound({ [k1]: 0, [k2]: 1 }, 100))).toHaveLength(3);
+    // Other topics are bounded separately.
+    const q2 = queue({ maxEvents: 2 });
+    for (let n = 0; n < 8; n++) {
+      const e = ev(n, c1);
+      q2.push(n % 2 ? 't.a' : 't.b', keyOf(e), e.type, e.host, e.container, 'file', batchElementJSON(e));
+    }
+    expect(q2.take(100, Number.MAX_SAFE_INTEGER, bound({}, 1))).toHaveLength(2);
+  });
+
   it('counts events against the capacity, refuses beyond it, and clear() returns what it held', () => {
     const q = queue({ maxEvents: 2 }, 5);
     const accepted = Array.from({ length: 8 }, (_, n) => push(q, ev(n, n % 2 ? c1 : c2)));
