@@ -34,7 +34,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	struct delivery_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
 	if (!r)
 		return 0;
-	bw_fill_header(&r->hdr, 1, task);
+	bw_fill_header_btf(&r->hdr, 1, task);
 	r->syscall = id;
 	r->seq = __sync_fetch_and_add(&seq_counter, 1);
 	BW_SUBMIT(events, r);

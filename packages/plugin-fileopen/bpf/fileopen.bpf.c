@@ -449,41 +449,6 @@ static __always_inline void resolve_file_path_btf(struct scratch *s, struct task
 	__builtin_memcpy(s->rec.fs, s->fs, sizeof(s->rec.fs));
 }
 
-/* bw_fill_header for the current task viewed through BTF (tp_btf, direct_walk): the same field
- * values with direct loads instead of helper calls. Each helper call costs a call and a return,
- * and returns are expensive here (SRSO "Safe RET" on this AMD host): only the clock is a call.
- * pid/tgid are what bpf_get_current_pid_tgid returns, the cgroup id what
- * bpf_get_current_cgroup_id returns (task's default-hierarchy cgroup, kernfs id), the comm the
- * 16 bytes bpf_get_current_comm copies (the kernel keeps task->comm NUL-padded). */
-static __always_inline void fill_header_btf(struct bw_event_header *h, u16 type, struct task_struct *task)
-{
-	h->ts_ns = bpf_ktime_get_ns();
-	h->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
-	h->tgid = task->tgid;
-	h->pid = task->pid;
-	struct pid *pid = task->group_leader->thread_pid;
-	unsigned int level = pid->level;
-	u32 nr = 0;
-	/* numbers[] is a flexible array: constant indices are direct loads, deeper nesting is read. */
-	if (level == 1)
-		nr = pid->numbers[1].nr;
-	else if (level == 0)
-		nr = pid->numbers[0].nr;
-	else if (level == 2)
-		nr = pid->numbers[2].nr;
-	else
-		bpf_probe_read_kernel(&nr, sizeof(nr), (const void *)((u64)pid + bpf_core_field_offset(struct pid, numbers) +
-								     (u64)level * bpf_core_type_size(struct upid) +
-								     bpf_core_field_offset(struct upid, nr)));
-	h->ns_tgid = nr;
-	h->type = type;
-	h->flags = task->thread_pid->level == 0 ? BW_HDR_HOST : 0;
-	h->_pad = 0;
-	u64 *comm = (u64 *)h->comm;
-	comm[0] = *(u64 *)&task->comm[0];
-	comm[1] = *(u64 *)&task->comm[8];
-}
-
 /* The argument path of a failed open (or of a success whose fd vanished). */
 static __always_inline void argument_path(struct scratch *s, struct open_args *a)
 {
@@ -707,7 +672,7 @@ __noinline int report_exit(u64 upath, u32 flags, u32 mode, long ret)
 	 * which the probe-read walk needs. */
 	struct task_struct *task = direct_walk ? BTF_CAST(struct task_struct, s->task) : bpf_get_current_task_btf();
 	if (direct_walk)
-		fill_header_btf(&s->rec.hdr, FO_RECORD_OPEN, task);
+		bw_fill_header_btf(&s->rec.hdr, FO_RECORD_OPEN, task);
 	else
 		bw_fill_header(&s->rec.hdr, FO_RECORD_OPEN, task);
 	s->rec.ret = ret;

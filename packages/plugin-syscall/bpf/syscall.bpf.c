@@ -326,7 +326,7 @@ learned:
 			c->dropped++;
 		return;
 	}
-	bw_fill_header(&r->hdr, SC_REC_KSEQ, task);
+	bw_fill_header_btf(&r->hdr, SC_REC_KSEQ, task);
 	r->ngram = key;
 	r->gap = st->gap;
 	r->profile = w->profile;
@@ -368,7 +368,7 @@ static __always_inline void seq_flush(struct task_struct *task, struct sc_seq_bu
 	struct sc_seq_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
 	if (!r)
 		return;
-	bw_fill_header(&r->hdr, SC_REC_SEQ, task);
+	bw_fill_header_btf(&r->hdr, SC_REC_SEQ, task);
 	r->count = n;
 	r->_pad = 0;
 	__builtin_memcpy(r->ids, b->ids, sizeof(r->ids));
@@ -462,7 +462,7 @@ static __always_inline void read_args(struct pt_regs *regs, u64 *a)
  * string, -1 for none (constants after inlining). */
 static __always_inline void fill_detail(struct sc_detail_record *r, struct pt_regs *regs, long id, int s0, int s1, int s2)
 {
-	bw_fill_header(&r->hdr, SC_REC_DETAIL, bpf_get_current_task_btf());
+	bw_fill_header_btf(&r->hdr, SC_REC_DETAIL, bpf_get_current_task_btf());
 	read_args(regs, r->args);
 	r->ret = 0;
 	r->syscall = (u32)id;
@@ -482,7 +482,7 @@ static __always_inline void fill_detail(struct sc_detail_record *r, struct pt_re
 /* Fill an exec record: filename and the first SC_ARGV_N argv entries, each bounded. */
 static __always_inline void fill_exec(struct sc_exec_record *r, struct pt_regs *regs, long id, int file_arg, int argv_arg)
 {
-	bw_fill_header(&r->hdr, SC_REC_EXEC, bpf_get_current_task_btf());
+	bw_fill_header_btf(&r->hdr, SC_REC_EXEC, bpf_get_current_task_btf());
 	read_args(regs, r->args);
 	r->ret = 0;
 	r->syscall = (u32)id;
@@ -735,7 +735,7 @@ int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	struct sc_proc_exec_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
 	if (!r)
 		return 0;
-	bw_fill_header(&r->hdr, SC_REC_PROC_EXEC, p);
+	bw_fill_header_btf(&r->hdr, SC_REC_PROC_EXEC, p);
 	r->ppid = BPF_CORE_READ(p, real_parent, tgid);
 	r->uid = BPF_CORE_READ(p, real_cred, uid.val);
 	r->old_tid = (u32)old_pid;
@@ -781,7 +781,7 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	struct sc_proc_fork_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
 	if (!r)
 		return 0;
-	bw_fill_header(&r->hdr, SC_REC_PROC_FORK, parent);
+	bw_fill_header_btf(&r->hdr, SC_REC_PROC_FORK, parent);
 	r->child_pid = child_tgid;
 	r->ppid = BPF_CORE_READ(parent, tgid);
 	BW_SUBMIT(events, r);
@@ -811,7 +811,7 @@ int BPF_PROG(proc_exit, struct task_struct *p)
 	struct sc_proc_exit_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
 	if (!r)
 		return 0;
-	bw_fill_header(&r->hdr, SC_REC_PROC_EXIT, p);
+	bw_fill_header_btf(&r->hdr, SC_REC_PROC_EXIT, p);
 	r->exit_code = BPF_CORE_READ(p, exit_code);
 	r->_pad = 0;
 	BW_SUBMIT(events, r);

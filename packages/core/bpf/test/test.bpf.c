@@ -95,6 +95,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (!r)
 		return 0;
 	bw_fill_header(&r->hdr, 1, bpf_get_current_task_btf());
+	bw_fill_header_btf(&r->hdr_btf, 1, bpf_get_current_task_btf());
 	r->seq = ++(*seq);
 	r->magic = magic;
 	r->cpu = bpf_get_smp_processor_id();

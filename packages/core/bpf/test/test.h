@@ -10,6 +10,7 @@ struct test_record {
 	__u64 magic; /* the `magic` rodata value set before load */
 	__u32 cpu;
 	__u32 syscall;
+	struct bw_event_header hdr_btf; /* the same header filled by bw_fill_header_btf */
 };
 
 #endif

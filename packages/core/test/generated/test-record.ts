@@ -2,13 +2,14 @@
 /* Regenerate with `npm run gen` in this package after changing the record structs. */
 
 export const test_record = {
-  size: 72,
+  size: 120,
   offsets: {
     hdr: 0,
     seq: 48,
     magic: 56,
     cpu: 64,
     syscall: 68,
+    hdr_btf: 72,
   },
   sizes: {
     hdr: 48,
@@ -16,6 +17,7 @@ export const test_record = {
     magic: 8,
     cpu: 4,
     syscall: 4,
+    hdr_btf: 48,
   },
   kinds: {
     hdr: 'struct bw_event_header',
@@ -23,5 +25,6 @@ export const test_record = {
     magic: 'u64',
     cpu: 'u32',
     syscall: 'u32',
+    hdr_btf: 'struct bw_event_header',
   },
 } as const;

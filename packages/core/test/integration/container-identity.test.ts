@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeHeader, DockerContainerRegistry, KernelClock, type EventHeader } from '@boxwatch/core';
 import { getppidTimes, loadTestObject } from '../helpers/test-object.js';
+import { test_record as R } from '../generated/test-record.js';
 import { TEST_IMAGE } from '../helpers/docker.js';
 
 const name = `bwtest-core-${randomBytes(4).toString('hex')}`;
@@ -20,11 +21,22 @@ afterAll(() => {
 });
 
 describe('container identity', () => {
-  it('reports a process in a docker container with its full id and name, and a host process as host', async () => {
+  it('reports a process in a docker container with its full id and name, and a host process as host (helper and BTF headers agree)', async () => {
     const obj = loadTestObject({ include_containers: true });
     const headers: EventHeader[] = [];
     const ctx = { host: 'test-host', clock: new KernelClock(), containers: registry };
-    const rb = obj.ringBuffer('events', (v, off) => headers.push(decodeHeader(v, off, ctx)));
+    // Every record carries the header twice: bw_fill_header (helpers, probe reads) and
+    // bw_fill_header_btf (direct BTF loads). Everything but the clock read must be identical.
+    const mismatches: string[] = [];
+    const rb = obj.ringBuffer('events', (v, off) => {
+      headers.push(decodeHeader(v, off, ctx));
+      const a = new Uint8Array(v.buffer, v.byteOffset + off + 8, 40);
+      const b = new Uint8Array(v.buffer, v.byteOffset + off + R.offsets.hdr_btf + 8, 40);
+      if (a.some((x, i) => x !== b[i])) mismatches.push(`${Buffer.from(a).toString('hex')} != ${Buffer.from(b).toString('hex')}`);
+      const ts = v.getBigUint64(off, true);
+      const tsBtf = v.getBigUint64(off + R.offsets.hdr_btf, true);
+      if (tsBtf < ts || tsBtf - ts > 1_000_000n) mismatches.push(`clock ${ts} then ${tsBtf}`);
+    });
     try {
       // busybox sh reads its parent pid (getppid) when it starts: each `sh -c` triggers a record.
       execFileSync('docker', ['exec', name, 'sh', '-c', 'sh -c true; sh -c true']);
@@ -34,6 +46,7 @@ describe('container identity', () => {
     } finally {
       obj.close();
     }
+    expect(mismatches).toEqual([]);
     const inContainer = headers.filter((h) => h.container?.id === containerId);
     expect(inContainer.length).toBeGreaterThanOrEqual(2);
     for (const h of inContainer) {

@@ -85,6 +85,44 @@ static __always_inline void bw_fill_header(struct bw_event_header *h, u16 type, 
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
+/* bw_fill_header for a BTF-typed task pointer (tp_btf and fentry arguments,
+ * bpf_get_current_task_btf(), bpf_rdonly_cast): the same field values with direct loads instead
+ * of helper calls and probe reads. Each helper call costs a call and a return, and returns are
+ * expensive on hosts with retbleed/SRSO mitigations; only the clock remains a call. pid/tgid are
+ * what bpf_get_current_pid_tgid returns, the cgroup id what bpf_get_current_cgroup_id returns (the
+ * task's default-hierarchy cgroup, kernfs id), the comm the 16 bytes bpf_get_current_comm copies
+ * (the kernel keeps task->comm NUL-padded). Loads through BTF pointers are fault-safe (a freed or
+ * NULL pointer reads as 0). core's binding test checks both versions give the same header. */
+static __always_inline void bw_fill_header_btf(struct bw_event_header *h, u16 type, struct task_struct *task)
+{
+	h->ts_ns = bpf_ktime_get_ns();
+	h->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	h->tgid = task->tgid;
+	h->pid = task->pid;
+	struct pid *pid = task->group_leader->thread_pid;
+	unsigned int level = pid->level;
+	u32 nr = 0;
+	/* numbers[] is a flexible array: constant indices are direct loads, deeper nesting is read. */
+	if (level == 1)
+		nr = pid->numbers[1].nr;
+	else if (level == 0)
+		nr = pid->numbers[0].nr;
+	else if (level == 2)
+		nr = pid->numbers[2].nr;
+	else
+		bpf_probe_read_kernel(&nr, sizeof(nr),
+				      (const void *)((u64)pid + bpf_core_field_offset(struct pid, numbers) +
+						     (u64)level * bpf_core_type_size(struct upid) +
+						     bpf_core_field_offset(struct upid, nr)));
+	h->ns_tgid = nr;
+	h->type = type;
+	h->flags = task->thread_pid->level == 0 ? BW_HDR_HOST : 0;
+	h->_pad = 0;
+	u64 *comm = (u64 *)h->comm;
+	comm[0] = *(u64 *)&task->comm[0];
+	comm[1] = *(u64 *)&task->comm[8];
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Ring buffers with lost-event counters
  *
