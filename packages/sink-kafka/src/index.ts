@@ -8,7 +8,7 @@ export {
   type KafkaSinkOptions,
   type KafkaSinkConfig,
 } from './sink-options.js';
-export { gzipCodec, installGzipCodec, DEFAULT_GZIP_LEVEL, type GzipCodecOptions, type KafkaCodec } from './gzip.js';
+export { gzipCodec, DEFAULT_GZIP_LEVEL, type GzipCodecOptions, type KafkaCodec } from './gzip.js';
 export { BATCH_SCHEMA, decodeValue, type Decoded } from './wire.js';
 export {
   KafkaSource,

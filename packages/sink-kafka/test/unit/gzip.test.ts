@@ -2,7 +2,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { silentLogger } from '@boxwatch/core';
-import { DEFAULT_GZIP_LEVEL, KafkaSink, gzipCodec, installGzipCodec } from '@boxwatch/sink-kafka';
+import { DEFAULT_GZIP_LEVEL, KafkaSink, gzipCodec } from '@boxwatch/sink-kafka';
+import { installGzipCodec } from '../../src/gzip.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
 const codecs = CompressionCodecs as unknown as Record<number, () => { compress: (e: { buffer: Buffer }) => Promise<Buffer>; decompress: (b: Buffer) => Promise<Buffer> }>;
