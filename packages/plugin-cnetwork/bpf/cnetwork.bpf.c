@@ -2,11 +2,13 @@
 /*
  * cnetwork: container network traffic.
  *
- *  - net.banned: a TCP send/receive between an address pair listed in `cnetwork_banned` (kept by
- *    userspace from the rules) produces a record from the process's own context with the exact
- *    byte count the syscall moved (tp_btf/sock_send_length, tp_btf/sock_recv_length).
- *  - flows: bytes and calls per TCP socket / per UDP (socket, destination) accumulate in hash maps
- *    that userspace reads on an interval; inet_sock_set_state gives the TCP state changes and the
+ *  - net.banned: a TCP send/receive or a UDP datagram between an address pair listed in
+ *    `cnetwork_banned` (kept by userspace from the rules) produces a record from the process's own
+ *    context with the exact byte count the syscall moved (tp_btf/sock_send_length,
+ *    tp_btf/sock_recv_length). A UDP socket bound to the wildcard address is matched through
+ *    `cnetwork_netns_banned` (its network namespace + the remote address).
+ *  - flows: bytes and calls per TCP socket / per UDP (socket, peer) accumulate in hash maps that
+ *    userspace reads on an interval; inet_sock_set_state gives the TCP state changes and the
  *    immediate connect / accept / listen records.
  *
  * "Container socket" = a socket whose network namespace is not the host's (host_netns_ino, set by
@@ -18,7 +20,9 @@
  * Two hook variants live in this object (userspace autoloads one):
  *  - tp (preferred): tp_btf/inet_sock_set_state, tp_btf/sock_send_length, tp_btf/sock_recv_length,
  *    plus (optional, when classic tracepoints work) tracepoint/syscalls/sys_{enter,exit}_{sendto,
- *    sendmsg,sendmmsg}, which give UDP sends the destination address the syscall names.
+ *    sendmsg,sendmmsg}, which give UDP sends the destination address the syscall names, and
+ *    tracepoint/syscalls/sys_exit_{recvfrom,recvmsg,recvmmsg}, which give UDP receives the source
+ *    address the kernel wrote into the syscall's msg_name.
  *  - kprobe (the seed's): kprobe/__tcp_transmit_skb + kprobe/tcp_v4_do_rcv, banned-pair records
  *    only, byte counts from the skb (payload per segment, retransmits included: not exact).
  */
@@ -33,12 +37,16 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define MSG_PEEK 2
+#define PF_IO_WORKER 0x00000010
+#define PF_KTHREAD 0x00200000
 
 BW_EXPORT_STRUCT(cn_conn_record);
 BW_EXPORT_STRUCT(cn_banned_record);
 BW_EXPORT_STRUCT(cn_flow_key);
 BW_EXPORT_STRUCT(cn_flow);
 BW_EXPORT_STRUCT(cn_pair_key);
+BW_EXPORT_STRUCT(cn_netns_key);
+BW_EXPORT_STRUCT(cn_netns_ban);
 
 /* Inode number of the host's network namespace: sockets in it are not container sockets. */
 const volatile u32 host_netns_ino = 0;
@@ -55,6 +63,14 @@ struct {
 	__type(value, u32);
 } cnetwork_banned SEC(".maps");
 
+/* Banned remote addresses of wildcard-bound sockets: (netns, remote) → (rule, container address). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct cn_netns_key);
+	__type(value, struct cn_netns_ban);
+} cnetwork_netns_banned SEC(".maps");
+
 /* TCP flows, one per socket. Userspace reads counters and deletes an entry only once the socket
  * is closed and reported. */
 struct {
@@ -64,7 +80,8 @@ struct {
 	__type(value, struct cn_flow);
 } cnetwork_tcp_flows SEC(".maps");
 
-/* UDP sends per (socket, destination); drained (lookup-and-delete batch) every interval. */
+/* UDP traffic per (socket, peer): sends per destination, receives per source; drained
+ * (lookup-and-delete batch) every interval. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -107,6 +124,46 @@ struct {
 	__type(key, u64); /* pid_tgid */
 	__type(value, struct cn_pending_send);
 } cnetwork_pending_send SEC(".maps");
+
+/*
+ * The datagram a thread's current recvfrom()/recvmsg()/recvmmsg() received last, waiting for its
+ * source address. sock_recv_length runs before the syscall copies the source address to the user's
+ * msg_name, so the datagram is accounted when that copy is done: at the syscall's exit, or, for
+ * recvmmsg, at the next message's sock_recv_length (each message's address is copied before the
+ * next message is read). Created at sock_recv_length, deleted at sys_exit; LRU as above.
+ */
+struct cn_pending_recv {
+	u64 cookie;    /* socket cookie of the outstanding datagram */
+	u64 cgroup_id; /* the socket's container key */
+	u64 name;      /* user pointer the source sockaddr is written to */
+	u64 bytes;     /* outstanding datagram's length (return value); 0 = nothing outstanding */
+	u64 msgvec;    /* recvmmsg: struct mmsghdr * of the call (0 otherwise) */
+	u8 saddr[16];  /* socket's local address */
+	u8 peer[16];   /* socket's connected peer (unspecified when unconnected) */
+	u16 sport;
+	u16 peer_port;
+	u32 netns_ino;
+	u32 namecap;   /* size of the user's sockaddr buffer */
+	u32 msg;       /* recvmmsg: index of the outstanding message */
+	u32 next;      /* recvmmsg: index of the next message */
+	u32 _pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u64); /* pid_tgid */
+	__type(value, struct cn_pending_recv);
+} cnetwork_pending_recv SEC(".maps");
+
+/* Run-time switches set by userspace after attaching: [0] bit 0 = the recv sys_exit tracepoints are
+ * attached (pending receives are only created when something deletes them). */
+#define CN_SETTING_RECV_NAMES 1u
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u32);
+} cnetwork_settings SEC(".maps");
 
 /* Where flows can be lost: [0] TCP flow map full, [1] UDP flow map full, [2] listener map full. */
 #define CN_DROP_TCP_FLOW_FULL 0
@@ -161,6 +218,15 @@ static __always_inline bool is_unspecified(const u8 a[16])
 	return (hi | lo) == 0;
 }
 
+/* The unspecified address in either form: :: or ::ffff:0.0.0.0 (an AF_INET socket's wildcard). */
+static __always_inline bool is_any(const u8 a[16])
+{
+	u64 hi, lo;
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&lo, a + 8, 8);
+	return hi == 0 && (lo == 0 || lo == bpf_cpu_to_be64(0xffffULL << 32));
+}
+
 /* Local and remote address/port of an inet socket; false for other families. */
 static __always_inline bool sock_tuple(const struct sock *sk, u8 saddr[16], u8 daddr[16], u16 *sport, u16 *dport)
 {
@@ -206,7 +272,7 @@ static __always_inline void fill_anonymous(struct bw_event_header *h, const stru
 /* ------------------------------------------------------------------------------------------ */
 /* Flow accounting */
 
-/* Find or create the flow entry; NULL only when the map is full (counted). `owner_from_current`
+/* Find or create a TCP flow entry; NULL only when the map is full (counted). `owner_from_current`
  * says whether the current task is the socket's process (syscall context). */
 static __always_inline struct cn_flow *flow_entry(void *map, struct cn_flow_key *key, const struct sock *sk, u8 proto,
 						  bool owner_from_current, u32 drop_slot)
@@ -220,13 +286,8 @@ static __always_inline struct cn_flow *flow_entry(void *map, struct cn_flow_key 
 	else
 		fill_anonymous(&init.owner, sk);
 	sock_tuple(sk, init.saddr, init.daddr, &init.sport, &init.dport);
-	if (proto == CN_PROTO_UDP && key->dport) {
-		/* per-destination entry: the destination is the key's, not the socket's */
-		__builtin_memcpy(init.daddr, key->daddr, 16);
-		init.dport = key->dport;
-	}
 	init.proto = proto;
-	init.state = proto == CN_PROTO_TCP ? BPF_CORE_READ(sk, __sk_common.skc_state) : 0;
+	init.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	long err = bpf_map_update_elem(map, key, &init, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU created it first */)
 		count_drop(drop_slot);
@@ -236,6 +297,25 @@ static __always_inline struct cn_flow *flow_entry(void *map, struct cn_flow_key 
 /* ------------------------------------------------------------------------------------------ */
 /* Banned pairs */
 
+static __always_inline void emit_banned(const u8 saddr[16], u16 sport, const u8 daddr[16], u16 dport, u64 bytes, u32 rule,
+					u8 direction, u8 proto)
+{
+	struct cn_banned_record *r = BW_RESERVE(cnetwork_events, cnetwork_events_lost, sizeof(*r));
+	if (!r)
+		return;
+	bw_fill_header(&r->hdr, CN_REC_BANNED, bpf_get_current_task_btf());
+	__builtin_memcpy(r->saddr, saddr, 16);
+	__builtin_memcpy(r->daddr, daddr, 16);
+	r->bytes = bytes;
+	r->rule = rule;
+	r->sport = sport;
+	r->dport = dport;
+	r->direction = direction;
+	r->proto = proto;
+	__builtin_memset(r->_pad, 0, sizeof(r->_pad));
+	BW_SUBMIT(cnetwork_events, r);
+}
+
 static __always_inline void banned_check(const struct sock *sk, u64 bytes, u8 direction)
 {
 	struct cn_pair_key pk;
@@ -243,21 +323,8 @@ static __always_inline void banned_check(const struct sock *sk, u64 bytes, u8 di
 	if (!sock_tuple(sk, pk.saddr, pk.daddr, &sport, &dport))
 		return;
 	u32 *rule = bpf_map_lookup_elem(&cnetwork_banned, &pk);
-	if (!rule)
-		return;
-	struct cn_banned_record *r = BW_RESERVE(cnetwork_events, cnetwork_events_lost, sizeof(*r));
-	if (!r)
-		return;
-	bw_fill_header(&r->hdr, CN_REC_BANNED, bpf_get_current_task_btf());
-	__builtin_memcpy(r->saddr, pk.saddr, 16);
-	__builtin_memcpy(r->daddr, pk.daddr, 16);
-	r->bytes = bytes;
-	r->rule = *rule;
-	r->sport = sport;
-	r->dport = dport;
-	r->direction = direction;
-	__builtin_memset(r->_pad, 0, sizeof(r->_pad));
-	BW_SUBMIT(cnetwork_events, r);
+	if (rule)
+		emit_banned(pk.saddr, sport, pk.daddr, dport, bytes, *rule, direction, CN_PROTO_TCP);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -382,6 +449,317 @@ static __always_inline bool pending_dest(u8 daddr[16], u16 *dport)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* UDP accounting: per (socket, peer) flows and banned pairs, shared by the send and receive paths */
+
+/* One end of a UDP socket, captured while the socket is at hand (the receive side accounts later,
+ * at the syscall's exit, where only these copies remain). */
+struct cn_udp_sock {
+	u64 cookie;
+	u64 cgroup_id;
+	u8 saddr[16];
+	u8 peer[16];
+	u16 sport;
+	u16 peer_port;
+	u32 netns_ino;
+};
+
+/* sock_tuple() and friends for the BTF-typed socket of tp_btf/sock_{send,recv}_length: direct
+ * (fault-checked) loads instead of a bpf_probe_read_kernel call per field, which made up most of the
+ * per-datagram cost. The v6 addresses are still copied with one read each. */
+static __always_inline void udp_sock(struct sock *sk, struct cn_udp_sock *u)
+{
+	struct sock_common *c = &sk->__sk_common;
+	u->cookie = bpf_get_socket_cookie(sk);
+	u->cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
+	u->netns_ino = c->skc_net.net->ns.inum;
+	u->sport = c->skc_num;
+	u->peer_port = bpf_ntohs(c->skc_dport);
+	u32 s4 = c->skc_rcv_saddr;
+	u32 d4 = c->skc_daddr;
+	if (c->skc_family == AF_INET6) {
+		bpf_core_read(u->saddr, 16, &c->skc_v6_rcv_saddr);
+		bpf_core_read(u->peer, 16, &c->skc_v6_daddr);
+		/* v4 traffic on an AF_INET6 socket: see sock_tuple() */
+		if (d4 && is_unspecified(u->peer))
+			v4_mapped(u->peer, d4);
+		if (s4 && is_unspecified(u->saddr))
+			v4_mapped(u->saddr, s4);
+	} else {
+		v4_mapped(u->saddr, s4);
+		v4_mapped(u->peer, d4);
+	}
+}
+
+/*
+ * `bytes` moved between the socket and `remote`:`rport` (unspecified when not known) in the
+ * current task's syscall. Adds them to the (socket, peer) flow and reports a banned pair. The local
+ * address of a wildcard-bound socket is chosen per datagram (by routing on send, by the sender on
+ * receive) and is not known here: the socket's network namespace stands for it.
+ */
+static __always_inline void udp_account(const u8 saddr[16], u16 sport, u64 cookie, u64 cgroup_id, u32 netns_ino,
+					const u8 remote[16], u16 rport, u64 bytes, u8 direction)
+{
+	struct cn_flow_key key = {};
+	key.sock = cookie;
+	__builtin_memcpy(key.daddr, remote, 16);
+	key.dport = rport;
+	key.proto = CN_PROTO_UDP;
+	struct cn_flow *f = bpf_map_lookup_elem(&cnetwork_udp_flows, &key);
+	if (!f) {
+		struct cn_flow init = {};
+		bw_fill_header(&init.owner, 0, bpf_get_current_task_btf());
+		init.owner.cgroup_id = cgroup_id;
+		__builtin_memcpy(init.saddr, saddr, 16);
+		__builtin_memcpy(init.daddr, remote, 16);
+		init.sport = sport;
+		init.dport = rport;
+		init.proto = CN_PROTO_UDP;
+		long err = bpf_map_update_elem(&cnetwork_udp_flows, &key, &init, BPF_NOEXIST);
+		if (err && err != -17 /* EEXIST: another CPU created it first */)
+			count_drop(CN_DROP_UDP_FLOW_FULL);
+		f = bpf_map_lookup_elem(&cnetwork_udp_flows, &key);
+	}
+	if (f) {
+		if (direction == CN_DIR_SEND) {
+			__sync_fetch_and_add(&f->bytes_sent, bytes);
+			__sync_fetch_and_add(&f->sends, 1);
+		} else {
+			__sync_fetch_and_add(&f->bytes_recv, bytes);
+			__sync_fetch_and_add(&f->recvs, 1);
+		}
+	}
+
+	if (is_any(remote))
+		return;
+	if (!is_any(saddr)) {
+		struct cn_pair_key pk;
+		__builtin_memcpy(pk.saddr, saddr, 16);
+		__builtin_memcpy(pk.daddr, remote, 16);
+		u32 *rule = bpf_map_lookup_elem(&cnetwork_banned, &pk);
+		if (rule)
+			emit_banned(saddr, sport, remote, rport, bytes, *rule, direction, CN_PROTO_UDP);
+		return;
+	}
+	struct cn_netns_key nk = { .netns_ino = netns_ino };
+	__builtin_memcpy(nk.remote, remote, 16);
+	struct cn_netns_ban *b = bpf_map_lookup_elem(&cnetwork_netns_banned, &nk);
+	if (b) {
+		u8 local[16];
+		__builtin_memcpy(local, b->local, 16);
+		emit_banned(local, sport, remote, rport, bytes, b->rule, direction, CN_PROTO_UDP);
+	}
+}
+
+/* A UDP send of `ret` bytes (sock_send_length). */
+static __always_inline void udp_send(struct sock *sk, int ret)
+{
+	struct cn_udp_sock u;
+	udp_sock(sk, &u);
+	/* The address the syscall names wins over the socket's peer (an unconnected socket has none;
+	 * a connected one may be given another). Looked up before the ret check so that every message
+	 * of a sendmmsg, empty or failed ones too, advances the message index. */
+	u8 remote[16];
+	u16 rport;
+	if (!pending_dest(remote, &rport)) {
+		__builtin_memcpy(remote, u.peer, 16);
+		rport = u.peer_port;
+	}
+	if (ret <= 0)
+		return;
+	udp_account(u.saddr, u.sport, u.cookie, u.cgroup_id, u.netns_ino, remote, rport, ret, CN_DIR_SEND);
+}
+
+/* ---- UDP receives ---- */
+
+/* x86_64 syscall numbers of the receive calls whose source address we read (the tracepoints are
+ * the native ones; 32-bit compat calls have other numbers and fall back to the socket's peer). */
+#define CN_NR_RECVFROM 45
+#define CN_NR_RECVMSG 47
+#define CN_NR_RECVMMSG 299
+
+static __always_inline bool recv_names_on(void)
+{
+	u32 zero = 0;
+	u32 *v = bpf_map_lookup_elem(&cnetwork_settings, &zero);
+	return v && (*v & CN_SETTING_RECV_NAMES);
+}
+
+/*
+ * Where the current receive syscall will write the source address of the datagram just received:
+ * the user sockaddr pointer (0 when the call asks for none) and its buffer size. The syscall and its
+ * arguments come from the task's saved user registers (bpf_task_pt_regs), so no sys_enter program
+ * runs on every receive of every process. For recvmmsg, `*msgvec` is the vector and `*msg` the
+ * message index, taken from and advanced in `p` (the thread's pending entry, may be NULL).
+ */
+static __always_inline u64 recv_name(const struct cn_pending_recv *p, u32 *namecap, u64 *msgvec, u32 *msg)
+{
+#ifdef __TARGET_ARCH_x86
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->flags & (PF_KTHREAD | PF_IO_WORKER))
+		return 0; /* io_uring workers: not in a receive syscall */
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return 0;
+	u64 nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr == CN_NR_RECVFROM) {
+		/* recvfrom(fd, buf, len, flags, addr, addrlen) */
+		u64 addr = BPF_CORE_READ(regs, r8);
+		u64 addrlen = BPF_CORE_READ(regs, r9);
+		int cap = 0;
+		if (!addr || !addrlen || bpf_probe_read_user(&cap, sizeof(cap), (void *)addrlen) || cap <= 0)
+			return 0;
+		*namecap = cap;
+		return addr;
+	}
+	u64 hdr;
+	if (nr == CN_NR_RECVMSG) {
+		/* recvmsg(fd, msg, flags) */
+		hdr = BPF_CORE_READ(regs, si);
+	} else if (nr == CN_NR_RECVMMSG) {
+		/* recvmmsg(fd, msgvec, vlen, flags, timeout): this is message p->next of the call */
+		u64 vec = BPF_CORE_READ(regs, si);
+		u32 vlen = BPF_CORE_READ(regs, dx);
+		u32 i = p && p->msgvec == vec ? p->next : 0;
+		*msgvec = vec;
+		*msg = i;
+		if (i >= vlen)
+			return 0;
+		hdr = vec + (u64)i * sizeof(struct mmsghdr);
+	} else {
+		return 0;
+	}
+	struct user_msghdr m;
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)hdr) || !m.msg_name || m.msg_namelen <= 0)
+		return 0;
+	*namecap = m.msg_namelen;
+	return (u64)m.msg_name;
+#else
+	return 0;
+#endif
+}
+
+/* Account the outstanding datagram of `p` now that its source address is in user memory (`named`:
+ * the syscall copied it; false when it failed before the copy). */
+static __always_inline void recv_settle(struct cn_pending_recv *p, bool named)
+{
+	u64 bytes = p->bytes;
+	if (!bytes)
+		return;
+	p->bytes = 0;
+	u8 remote[16];
+	u16 rport = 0;
+	bool known = false;
+	if (named && p->msgvec) {
+		/* recvmmsg wrote the message's length once the message (and its address) was copied */
+		u32 len = 0;
+		u64 at = p->msgvec + (u64)p->msg * sizeof(struct mmsghdr) + __builtin_offsetof(struct mmsghdr, msg_len);
+		named = !bpf_probe_read_user(&len, sizeof(len), (void *)at) && len == bytes;
+	}
+	if (named) {
+		struct sockaddr_in6 sin6; /* sockaddr_in is a prefix of it: family, port, then the v4 address */
+		__builtin_memset(&sin6, 0, sizeof(sin6));
+		if (!bpf_probe_read_user(&sin6, p->namecap < sizeof(sin6) ? 8 : sizeof(sin6), (void *)p->name)) {
+			if (sin6.sin6_family == AF_INET && p->namecap >= 8) {
+				u32 a4;
+				__builtin_memcpy(&a4, (u8 *)&sin6 + 4, 4);
+				v4_mapped(remote, a4);
+				known = true;
+			} else if (sin6.sin6_family == AF_INET6 && p->namecap >= sizeof(sin6)) {
+				__builtin_memcpy(remote, &sin6.sin6_addr, 16);
+				known = true;
+			}
+			rport = bpf_ntohs(sin6.sin6_port);
+		}
+	}
+	if (!known) {
+		__builtin_memcpy(remote, p->peer, 16);
+		rport = p->peer_port;
+	}
+	udp_account(p->saddr, p->sport, p->cookie, p->cgroup_id, p->netns_ino, remote, rport, bytes, CN_DIR_RECV);
+}
+
+/* A UDP receive of `ret` bytes (sock_recv_length, not MSG_PEEK). */
+static __always_inline void udp_recv(struct sock *sk, int ret)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	struct cn_pending_recv *p = NULL;
+	u64 name = 0, msgvec = 0;
+	u32 namecap = 0, msg = 0;
+	if (recv_names_on()) {
+		p = bpf_map_lookup_elem(&cnetwork_pending_recv, &id);
+		if (p)
+			recv_settle(p, true); /* the previous message of this recvmmsg */
+		name = recv_name(p, &namecap, &msgvec, &msg);
+		if (msgvec || (name && ret > 0)) {
+			/* recvmmsg: every message, empty, failed and unnamed ones too, takes its slot */
+			if (!p) {
+				struct cn_pending_recv init = {};
+				bpf_map_update_elem(&cnetwork_pending_recv, &id, &init, BPF_ANY);
+				p = bpf_map_lookup_elem(&cnetwork_pending_recv, &id);
+			}
+			if (p) {
+				p->msgvec = msgvec;
+				p->next = msg + 1;
+			}
+		}
+	}
+	if (ret <= 0)
+		return;
+	struct cn_udp_sock u;
+	udp_sock(sk, &u);
+	if (!name || !p) {
+		/* no address asked for (recv/read, io_uring): the socket's peer, unspecified if unconnected */
+		udp_account(u.saddr, u.sport, u.cookie, u.cgroup_id, u.netns_ino, u.peer, u.peer_port, ret, CN_DIR_RECV);
+		return;
+	}
+	p->cookie = u.cookie;
+	p->cgroup_id = u.cgroup_id;
+	p->netns_ino = u.netns_ino;
+	__builtin_memcpy(p->saddr, u.saddr, 16);
+	__builtin_memcpy(p->peer, u.peer, 16);
+	p->sport = u.sport;
+	p->peer_port = u.peer_port;
+	p->name = name;
+	p->namecap = namecap;
+	p->msg = msg;
+	p->bytes = ret;
+}
+
+/* sys_exit of recvfrom/recvmsg/recvmmsg: the last datagram's address has been copied (if ret >= 0). */
+static __always_inline void recv_exit(long ret)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	struct cn_pending_recv *p = bpf_map_lookup_elem(&cnetwork_pending_recv, &id);
+	if (!p)
+		return;
+	recv_settle(p, ret >= 0);
+	bpf_map_delete_elem(&cnetwork_pending_recv, &id);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int cn_sys_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	recv_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int cn_sys_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	recv_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmmsg")
+int cn_sys_exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	recv_exit(ctx->ret);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* tp variant */
 
 /* A send or receive that moved `ret` bytes, in the calling process's context. */
@@ -391,40 +769,28 @@ static __always_inline void on_io(struct sock *sk, int ret, int flags, u8 direct
 		return;
 	if (direction == CN_DIR_RECV && (flags & MSG_PEEK))
 		return; /* the data stays queued and is counted when really read */
-	if (!is_container_sock(sk))
+	/* is_container_sock() etc. with direct loads: this runs on every send and receive */
+	if (!include_host && sk->__sk_common.skc_net.net->ns.inum == host_netns_ino)
 		return;
-	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return;
-	u16 proto = BPF_CORE_READ(sk, sk_protocol);
-	struct cn_flow_key key = {};
-	if (proto == CN_PROTO_UDP && direction == CN_DIR_SEND) {
-		/* The address the syscall names wins over the socket's peer (an unconnected socket has
-		 * none; a connected one may be given another). Looked up before the ret check so that
-		 * every message of a sendmmsg, empty or failed ones too, advances the message index. */
-		if (!pending_dest(key.daddr, &key.dport)) {
-			u8 saddr[16];
-			u16 sport;
-			sock_tuple(sk, saddr, key.daddr, &sport, &key.dport);
-		}
-	}
-	if (ret <= 0)
-		return;
-	if (proto == CN_PROTO_TCP) {
-		banned_check(sk, ret, direction);
-	} else if (proto != CN_PROTO_UDP || direction != CN_DIR_SEND) {
-		return; /* UDP: sends per destination only */
-	}
-
-	key.sock = bpf_get_socket_cookie(sk);
-	key.proto = proto;
-	void *map = &cnetwork_tcp_flows;
-	u32 drop_slot = CN_DROP_TCP_FLOW_FULL;
+	u16 proto = sk->sk_protocol;
 	if (proto == CN_PROTO_UDP) {
-		map = &cnetwork_udp_flows;
-		drop_slot = CN_DROP_UDP_FLOW_FULL;
+		if (direction == CN_DIR_SEND)
+			udp_send(sk, ret);
+		else
+			udp_recv(sk, ret);
+		return;
 	}
-	struct cn_flow *f = flow_entry(map, &key, sk, proto, true, drop_slot);
+	if (proto != CN_PROTO_TCP || ret <= 0)
+		return;
+	banned_check(sk, ret, direction);
+
+	struct cn_flow_key key = {};
+	key.sock = bpf_get_socket_cookie(sk);
+	key.proto = CN_PROTO_TCP;
+	struct cn_flow *f = flow_entry(&cnetwork_tcp_flows, &key, sk, CN_PROTO_TCP, true, CN_DROP_TCP_FLOW_FULL);
 	if (!f)
 		return;
 	if (f->owner.tgid == 0) {

@@ -32,6 +32,23 @@ struct cn_pair_key {
 	__u8 daddr[16];
 };
 
+/* Key of cnetwork_netns_banned: a socket bound to the wildcard address (an unconnected UDP
+ * socket: its local address is chosen per datagram) is matched by its network namespace and the
+ * remote address instead. Userspace derives these from the banned pairs whose local address
+ * belongs to a container it knows the network namespace of. */
+struct cn_netns_key {
+	__u32 netns_ino;
+	__u32 _pad;
+	__u8 remote[16];
+};
+
+/* Value of cnetwork_netns_banned: the rule, and the container address of the pair it came from
+ * (reported as the local address of the net.banned record). */
+struct cn_netns_ban {
+	__u8 local[16];
+	__u32 rule;
+};
+
 /* net.connect / net.accept / net.listen */
 struct cn_conn_record {
 	struct bw_event_header hdr;
@@ -43,7 +60,7 @@ struct cn_conn_record {
 	__u8 _pad[3];
 };
 
-/* net.banned: one send or receive of a banned pair, from the process's own context */
+/* net.banned: one send or receive (TCP) or datagram (UDP) of a banned pair, from the process's own context */
 struct cn_banned_record {
 	struct bw_event_header hdr;
 	__u8 saddr[16]; /* local end of the socket */
@@ -53,11 +70,12 @@ struct cn_banned_record {
 	__u16 sport;
 	__u16 dport;
 	__u8 direction; /* CN_DIR_* */
-	__u8 _pad[7];
+	__u8 proto;     /* CN_PROTO_* */
+	__u8 _pad[6];
 };
 
 /* Key of the flow maps. TCP: one entry per socket (sock cookie, remote fields zero).
- * UDP: one entry per (socket, destination). */
+ * UDP: one entry per (socket, peer): the destination of sends, the source of receives. */
 struct cn_flow_key {
 	__u64 sock;
 	__u8 daddr[16];

@@ -3,6 +3,7 @@
  * rules resolve to addresses through it and flow peers are named with it. Kept current by the
  * plugin from ctx.containers.onChange (start → refresh, stop → forget).
  */
+import { statSync } from 'node:fs';
 import Docker from 'dockerode';
 import { canonicalAddress } from './address.js';
 
@@ -13,6 +14,19 @@ export interface ContainerRef {
 
 interface Entry extends ContainerRef {
   ips: string[];
+  /** Inode of the container's network namespace (null when it cannot be read). */
+  netns: number | null;
+}
+
+/** Network namespace inode of a running container's main process, read from /proc. */
+function netnsOf(info: Docker.ContainerInspectInfo): number | null {
+  const pid = info.State?.Pid;
+  if (!pid) return null;
+  try {
+    return statSync(`/proc/${pid}/ns/net`).ino;
+  } catch {
+    return null;
+  }
 }
 
 interface NetworkLike {
@@ -49,11 +63,13 @@ export class ContainerIpIndex {
   /** Reload every running container. */
   async refreshAll(): Promise<void> {
     const list = await this.docker.listContainers();
+    // The list has no process id: the network namespace needs an inspect per container.
+    const netns = await Promise.all(list.map((c) => this.docker.getContainer(c.Id).inspect().then(netnsOf, () => null)));
     this.byId.clear();
-    for (const c of list) {
+    list.forEach((c, i) => {
       const name = (c.Names?.[0] ?? '').replace(/^\//, '');
-      this.byId.set(c.Id, { id: c.Id, name, ips: addressesOf(c.NetworkSettings?.Networks as Record<string, NetworkLike>) });
-    }
+      this.byId.set(c.Id, { id: c.Id, name, ips: addressesOf(c.NetworkSettings?.Networks as Record<string, NetworkLike>), netns: netns[i] ?? null });
+    });
     this.reindex();
   }
 
@@ -61,7 +77,7 @@ export class ContainerIpIndex {
    * Re-read one container (by id or name). Returns its entry, or null when it does not exist or
    * is not running (then it is forgotten).
    */
-  async refresh(idOrName: string): Promise<ContainerRef & { ips: string[] } | null> {
+  async refresh(idOrName: string): Promise<ContainerRef & { ips: string[]; netns: number | null } | null> {
     let info: Docker.ContainerInspectInfo;
     try {
       info = await this.docker.getContainer(idOrName).inspect();
@@ -76,7 +92,12 @@ export class ContainerIpIndex {
       this.forget(info.Id);
       return null;
     }
-    const entry: Entry = { id: info.Id, name: info.Name.replace(/^\//, ''), ips: addressesOf(info.NetworkSettings?.Networks as Record<string, NetworkLike>) };
+    const entry: Entry = {
+      id: info.Id,
+      name: info.Name.replace(/^\//, ''),
+      ips: addressesOf(info.NetworkSettings?.Networks as Record<string, NetworkLike>),
+      netns: netnsOf(info),
+    };
     this.byId.set(info.Id, entry);
     this.reindex();
     return entry;
@@ -101,6 +122,15 @@ export class ContainerIpIndex {
       if (e.name === key || (key.length >= 12 && /^[0-9a-f]+$/.test(key) && e.id.startsWith(key))) return e;
     }
     return undefined;
+  }
+
+  /**
+   * Network namespace inode of the running container owning an address (canonical text), or null
+   * (no running container has it, or its namespace could not be read).
+   */
+  netnsOfAddress(address: string): number | null {
+    const ref = this.byAddress.get(address);
+    return ref ? (this.byId.get(ref.id)?.netns ?? null) : null;
   }
 
   /** Container owning an address (canonical text), or null. */

@@ -19,7 +19,7 @@ export type NetConnectEvent = TypedEvent<
 export type NetListenEvent = TypedEvent<'net.listen', { proto: Proto; addr: string; port: number }>;
 export type NetBannedEvent = TypedEvent<
   'net.banned',
-  { direction: 'send' | 'recv'; saddr: string; sport: number; daddr: string; dport: number; bytes: number; rule: string }
+  { proto: Proto; direction: 'send' | 'recv'; saddr: string; sport: number; daddr: string; dport: number; bytes: number; rule: string }
 >;
 export type NetFlowEvent = TypedEvent<
   'net.flow',
@@ -72,6 +72,7 @@ export function decodeRecord(view: DataView, offset: number, length: number, d: 
   if (type === RecordType.BANNED) {
     if (length < B.size) throw new RangeError(`net.banned record of ${length} bytes, expected ${B.size}`);
     return createEvent('net.banned', header, {
+      proto: view.getUint8(offset + B.offsets.proto) === 17 ? ('udp' as const) : ('tcp' as const),
       direction: view.getUint8(offset + B.offsets.direction) === 0 ? ('send' as const) : ('recv' as const),
       saddr: formatAddress(bytesOf(view, offset + B.offsets.saddr)),
       sport: u16(B.offsets.sport),

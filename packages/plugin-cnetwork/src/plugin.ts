@@ -17,9 +17,9 @@ import { parseAddress } from './address.js';
 import { ContainerIpIndex, type ContainerRef } from './container-ips.js';
 import { decodeRecord, EVENT_TYPES } from './events.js';
 import { FlowReader } from './flows.js';
-import { cn_flow, cn_flow_key, cn_pair_key } from './generated/layout.js';
+import { cn_flow, cn_flow_key, cn_netns_ban, cn_netns_key, cn_pair_key } from './generated/layout.js';
 import { resolveOptions, type CNetworkOptions, type ResolvedOptions } from './options.js';
-import { expandPairs, parseRule, type BannedPairInput, type BannedPairRule, type Endpoint, type RuleView } from './rules.js';
+import { expandNetnsPairs, expandPairs, parseRule, type BannedPairInput, type BannedPairRule, type Endpoint, type RuleView } from './rules.js';
 
 const DROP_SLOTS = ['tcpFlowMapFull', 'udpFlowMapFull', 'listenerMapFull'] as const;
 
@@ -36,6 +36,16 @@ const SEND_DEST_PROGRAMS = [
   'cn_sys_enter_sendmmsg',
   'cn_sys_exit_sendmmsg',
 ] as const;
+
+/**
+ * Classic syscall exit tracepoints that give UDP receives their source address: the tp_btf receive
+ * hook runs before the syscall copies the address to the caller's msg_name, so the datagram is
+ * settled at the exit (cnetwork_pending_recv). Optional: without them a UDP receive is counted
+ * against the socket's connected peer (unspecified for unconnected sockets).
+ */
+const RECV_SOURCE_PROGRAMS = ['cn_sys_exit_recvfrom', 'cn_sys_exit_recvmsg', 'cn_sys_exit_recvmmsg'] as const;
+/** cnetwork_settings[0] bit: the receive exits are attached (bpf/cnetwork.bpf.c CN_SETTING_RECV_NAMES). */
+const SETTING_RECV_NAMES = 1;
 
 /**
  * Container network traffic: connect/accept/listen events, per-flow byte counts and banned-pair
@@ -68,7 +78,10 @@ export class CNetworkPlugin extends BpfPlugin {
   private nextRuleNumber = 1;
   /** What the kernel's cnetwork_banned holds: "local|remote" → rule number. */
   private installed = new Map<string, number>();
+  /** What the kernel's cnetwork_netns_banned holds: "netns|remote" → "rule|local". */
+  private installedNetns = new Map<string, string>();
   private banned: BpfMap<Buffer, number> | null = null;
+  private netnsBanned: BpfMap<Buffer, Buffer> | null = null;
   private flows: FlowReader | null = null;
   private flowTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -76,6 +89,8 @@ export class CNetworkPlugin extends BpfPlugin {
   private containerRefreshErrors = 0;
   /** How UDP send destinations are known: 'syscall' (tracepoints attached) or 'socket' (connected peers only). */
   private udpDestinations: 'syscall' | 'socket' = 'socket';
+  /** How UDP receive sources are known: 'syscall' (recv exits attached) or 'socket' (connected peers only). */
+  private udpSources: 'syscall' | 'socket' = 'socket';
 
   constructor(options: CNetworkOptions = {}) {
     super();
@@ -89,11 +104,12 @@ export class CNetworkPlugin extends BpfPlugin {
 
   protected override configure(obj: BpfObject, variant: HookVariant, ctx: PluginContext): void {
     const sendDest = variant.name === 'tp_btf' && ctx.features.tracepoint?.status === 'supported';
-    for (const p of SEND_DEST_PROGRAMS) obj.setAutoload(p, sendDest);
+    for (const p of [...SEND_DEST_PROGRAMS, ...RECV_SOURCE_PROGRAMS]) obj.setAutoload(p, sendDest);
     // The agent's own network namespace is taken as the host's (the agent runs there: it needs
     // the host's Docker socket and BPF; /proc/1/ns/net may be unreadable in a sandbox).
     obj.setGlobals({ host_netns_ino: statSync('/proc/self/ns/net').ino, include_host: this.options.includeHost });
     obj.setMaxEntries('cnetwork_banned', this.options.maxBannedPairs);
+    obj.setMaxEntries('cnetwork_netns_banned', this.options.maxBannedPairs);
     obj.setMaxEntries('cnetwork_tcp_flows', this.options.maxFlows);
     obj.setMaxEntries('cnetwork_udp_flows', this.options.maxFlows);
     obj.setMaxEntries('cnetwork_events', this.options.ringBufferBytes);
@@ -130,8 +146,10 @@ export class CNetworkPlugin extends BpfPlugin {
         for (const l of links) l.close();
         ctx.logger.warn({ plugin: this.name, err: (err as Error).message }, 'UDP flows of unconnected sockets will have no destination (sendto/sendmsg tracepoints unavailable)');
       }
+      this.udpSources = this.attachRecvSources(obj, ctx);
     }
     this.banned = obj.map('cnetwork_banned', codec.bytes(cn_pair_key.size), codec.u32);
+    this.netnsBanned = obj.map('cnetwork_netns_banned').withCodecs(codec.bytes(cn_netns_key.size), codec.bytes(cn_netns_ban.size));
     const raw = (name: string) => obj.map(name).withCodecs(codec.bytes(cn_flow_key.size), codec.bytes(cn_flow.size));
     this.flows = new FlowReader(raw('cnetwork_tcp_flows'), raw('cnetwork_udp_flows'), this.decodeContext(), (a) => this.ips.containerOf(a), (e) => this.emit(e));
     await this.ips.refreshAll();
@@ -164,7 +182,9 @@ export class CNetworkPlugin extends BpfPlugin {
     this.drainFlows();
     this.flows = null;
     this.banned = null;
+    this.netnsBanned = null;
     this.installed = new Map();
+    this.installedNetns = new Map();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -247,13 +267,33 @@ export class CNetworkPlugin extends BpfPlugin {
       unknownRecords: this.unknownRecords,
       containerRefreshErrors: this.containerRefreshErrors,
       udpDestinations: this.udpDestinations,
+      udpSources: this.udpSources,
       rules: this.rules.size,
       bannedPairsInstalled: this.installed.size,
+      bannedNetnsInstalled: this.installedNetns.size,
       ...(this.flows?.stats() ?? {}),
     };
   }
 
   // ------------------------------------------------------------------------------------------
+
+  /**
+   * Attach the receive exits and, once all are attached, tell the kernel to leave receives pending
+   * for them (a pending receive nobody settles would be counted against a later datagram's source).
+   */
+  private attachRecvSources(obj: BpfObject, ctx: PluginContext): 'syscall' | 'socket' {
+    const links: Array<{ close(): void }> = [];
+    try {
+      if (ctx.features.tracepoint?.status !== 'supported') throw new Error(`classic tracepoints are ${ctx.features.tracepoint?.status ?? 'not probed'}`);
+      for (const p of RECV_SOURCE_PROGRAMS) links.push(obj.attach(p));
+      obj.map('cnetwork_settings', codec.u32, codec.u32).update(0, SETTING_RECV_NAMES);
+      return 'syscall';
+    } catch (err) {
+      for (const l of links) l.close();
+      ctx.logger.warn({ plugin: this.name, err: (err as Error).message }, 'UDP receives of unconnected sockets will have no source (recvfrom/recvmsg exit tracepoints unavailable)');
+      return 'socket';
+    }
+  }
 
   private freshRuleId(): string {
     let n = this.rules.size + 1;
@@ -286,13 +326,26 @@ export class CNetworkPlugin extends BpfPlugin {
     }
   }
 
-  /** Make the kernel map equal to the expansion of the current rules (diff: updates, then deletes). */
+  /** Make the kernel maps equal to the expansion of the current rules (diff: updates, then deletes). */
   private sync(): void {
     const map = this.banned;
-    if (!map) return;
+    const netnsMap = this.netnsBanned;
+    if (!map || !netnsMap) return;
     const desired = expandPairs(this.rules.values(), (e) => this.addressesOf(e));
     if (desired.size > this.options.maxBannedPairs) {
       throw configError('rules', `the rules expand to ${desired.size} address pairs, more than maxBannedPairs (${this.options.maxBannedPairs})`);
+    }
+    const desiredNetns = expandNetnsPairs(desired, (address) => this.ips.netnsOfAddress(address));
+    for (const [k, v] of desiredNetns) {
+      if (this.installedNetns.get(k) === v) continue;
+      const [key, value] = netnsEntry(k, v);
+      netnsMap.update(key, value);
+      this.installedNetns.set(k, v);
+    }
+    for (const k of [...this.installedNetns.keys()]) {
+      if (desiredNetns.has(k)) continue;
+      netnsMap.delete(netnsEntry(k, this.installedNetns.get(k)!)[0]);
+      this.installedNetns.delete(k);
     }
     for (const [pair, number] of desired) {
       if (this.installed.get(pair) === number) continue;
@@ -305,6 +358,18 @@ export class CNetworkPlugin extends BpfPlugin {
       this.installed.delete(pair);
     }
   }
+}
+
+function netnsEntry(k: string, v: string): [Buffer, Buffer] {
+  const [netns, remote] = k.split('|') as [string, string];
+  const [number, local] = v.split('|') as [string, string];
+  const key = Buffer.alloc(cn_netns_key.size);
+  key.writeUInt32LE(Number(netns), cn_netns_key.offsets.netns_ino);
+  parseAddress(remote)!.copy(key, cn_netns_key.offsets.remote);
+  const value = Buffer.alloc(cn_netns_ban.size);
+  parseAddress(local)!.copy(value, cn_netns_ban.offsets.local);
+  value.writeUInt32LE(Number(number), cn_netns_ban.offsets.rule);
+  return [key, value];
 }
 
 function pairKey(pair: string): Buffer {

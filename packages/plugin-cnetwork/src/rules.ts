@@ -95,3 +95,22 @@ export function expandPairs(rules: Iterable<BannedPairRule>, addressesOf: (e: En
   }
   return out;
 }
+
+/**
+ * Entries of cnetwork_netns_banned: a socket bound to the wildcard address has no local address to
+ * look a pair up with, so each pair whose local address belongs to a running container is also
+ * installed as (that container's network namespace, remote) → (rule, local address). At most as
+ * many entries as pairs; the rule added first wins, as for the pairs.
+ */
+export function expandNetnsPairs(pairs: Map<string, number>, netnsOf: (address: string) => number | null): Map<string, string> {
+  const out = new Map<string, string>();
+  const sorted = [...pairs].sort((x, y) => x[1] - y[1]);
+  for (const [pair, number] of sorted) {
+    const [local, remote] = pair.split('|') as [string, string];
+    const netns = netnsOf(local);
+    if (netns === null) continue;
+    const key = `${netns}|${remote}`;
+    if (!out.has(key)) out.set(key, `${number}|${local}`);
+  }
+  return out;
+}

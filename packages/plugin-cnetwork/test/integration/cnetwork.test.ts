@@ -95,6 +95,7 @@ describe('cnetwork plugin (tp_btf variant, real containers)', () => {
         expect([e.saddr, e.sport, e.daddr]).toEqual([a.ip, 5000, b.ip]);
       }
       expect(new Set(banned.map((e) => e.rule))).toEqual(new Set(['a-b']));
+      expect(new Set(banned.map((e) => e.proto))).toEqual(new Set(['tcp']));
       // C talked to A at the same time and is not banned.
       expect(banned.some((e) => e.saddr === c.ip || e.daddr === c.ip)).toBe(false);
       expect(plugin.stats().lost).toBe(0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BoxwatchError } from '@boxwatch/core';
-import { expandPairs, parseRule, type BannedPairRule } from '../../src/rules.js';
+import { expandNetnsPairs, expandPairs, parseRule, type BannedPairRule } from '../../src/rules.js';
 import { resolveOptions } from '../../src/options.js';
 
 const configErr = (fn: () => unknown, field: string) => {
@@ -63,5 +63,30 @@ describe('rule expansion into kernel pairs', () => {
   it('a container without addresses expands to nothing', () => {
     const [r] = rule(1, [], ['10.0.0.2']);
     expect(expandPairs([r], () => []).size).toBe(0);
+  });
+});
+
+describe('netns entries for wildcard-bound sockets', () => {
+  it('one (netns of the local address, remote) per pair whose local address is a known container; the lower rule number wins', () => {
+    // 10.0.0.1 and 10.0.0.3 are one container's two networks (netns 7); 10.0.0.2 is another (netns 9).
+    const netns: Record<string, number> = { '10.0.0.1': 7, '10.0.0.3': 7, '10.0.0.2': 9 };
+    const pairs = new Map([
+      ['10.0.0.3|10.0.0.2', 2],
+      ['10.0.0.2|10.0.0.3', 2],
+      ['10.0.0.1|10.0.0.2', 1],
+      ['10.0.0.2|10.0.0.1', 1],
+      ['10.0.0.1|192.0.2.9', 3], // remote outside: only the local side gets an entry
+      ['192.0.2.9|10.0.0.1', 3],
+    ]);
+    expect(Object.fromEntries(expandNetnsPairs(pairs, (a) => netns[a] ?? null))).toEqual({
+      '7|10.0.0.2': '1|10.0.0.1',
+      '9|10.0.0.1': '1|10.0.0.2',
+      '9|10.0.0.3': '2|10.0.0.2',
+      '7|192.0.2.9': '3|10.0.0.1',
+    });
+  });
+
+  it('a local address whose namespace is unknown gets no entry', () => {
+    expect(expandNetnsPairs(new Map([['10.0.0.1|10.0.0.2', 1]]), () => null).size).toBe(0);
   });
 });
