@@ -47,7 +47,7 @@ export const EVENT_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'net.accept': ['proto', 'saddr', 'sport', 'daddr', 'dport', 'peer_container'],
   'net.listen': ['proto', 'addr', 'port'],
   'net.flow': ['proto', 'saddr', 'sport', 'daddr', 'dport', 'state', 'bytes_sent', 'bytes_recv', 'peer_container', 'interval_ms'],
-  'net.banned': ['direction', 'saddr', 'sport', 'daddr', 'dport', 'bytes', 'rule'],
+  'net.banned': ['proto', 'direction', 'saddr', 'sport', 'daddr', 'dport', 'bytes', 'rule'],
   'resource.usage': [
     'cpu_percent', 'cpu_throttled_ms', 'memory_bytes', 'memory_limit_bytes', 'oom_kills', 'pids',
     'io_read_bytes', 'io_write_bytes', 'net_rx_bytes', 'net_tx_bytes', 'interval_ms',
