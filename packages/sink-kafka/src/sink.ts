@@ -1,5 +1,5 @@
 import kafkajs, { type Admin, type ICustomPartitioner, type Kafka, type Producer } from 'kafkajs';
-import { BoxwatchError, createLogger, type IEvent, type Logger, type Sink, type SinkStats } from '@boxwatch/core';
+import { BoxwatchError, createLogger, stringifyEvent, type IEvent, type Logger, type Sink, type SinkStats } from '@boxwatch/core';
 import { createKafka } from './connection.js';
 import { installGzipCodec } from './gzip.js';
 import { EventQueue, type Chunk } from './queue.js';
@@ -139,7 +139,7 @@ export class KafkaSink implements Sink {
     }
     let value: string;
     try {
-      value = this.batchForm ? batchElementJSON(event) : JSON.stringify(event.toJSON());
+      value = this.batchForm ? batchElementJSON(event) : stringifyEvent(event);
     } catch (err) {
       // An event that cannot be serialised (a plugin bug: a cycle, a throwing getter) is counted, not thrown.
       this.errors++;

@@ -1,4 +1,4 @@
-import { EVENT_SCHEMA_VERSION, eventFromJSON, type EventJSON, type IEvent } from '@boxwatch/core';
+import { EVENT_SCHEMA_VERSION, eventFromJSON, stringifyEvent, type EventJSON, type IEvent } from '@boxwatch/core';
 
 /**
  * The Kafka wire form (docs/kafka.md, "Messages").
@@ -30,11 +30,7 @@ export function batchTail(host: string, container: object | null): string {
  * message carries once (every event of a message has the same key, so the same host and container).
  */
 export function batchElementJSON(event: IEvent): string {
-  const json = event.toJSON() as Record<string, unknown>;
-  // Cheaper than delete (which would turn the object into a slow dictionary); JSON skips undefined.
-  json.host = undefined;
-  json.container = undefined;
-  return JSON.stringify(json);
+  return stringifyEvent(event, { omitHostAndContainer: true });
 }
 
 /** What one Kafka message value decoded to: its events in order, and per-element errors. */
