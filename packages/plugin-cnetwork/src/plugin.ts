@@ -135,7 +135,10 @@ export class CNetworkPlugin extends BpfPlugin {
 
   protected override async onLoaded(obj: BpfObject, ctx: PluginContext): Promise<void> {
     this.udpDestinations = 'socket';
-    if (this.variant?.name === 'tp_btf') {
+    this.udpSources = 'socket';
+    // Opt-in (options.udpAddresses): the syscall tracepoints put every syscall of the machine on
+    // the kernel's tracing path.
+    if (this.variant?.name === 'tp_btf' && this.options.udpAddresses === 'syscall') {
       const links: Array<{ close(): void }> = [];
       try {
         if (ctx.features.tracepoint?.status !== 'supported') throw new Error(`classic tracepoints are ${ctx.features.tracepoint?.status ?? 'not probed'}`);

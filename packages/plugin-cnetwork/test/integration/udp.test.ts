@@ -143,7 +143,7 @@ describe('cnetwork UDP flows (tp_btf variant, real containers)', () => {
   ] as const) {
     it(`${mode} → ${recvMode} (AF_INET${family === '6' ? '6' : ''}): net.flow of the sender has the destination and exactly the bytes sent, the receiver's the source and exactly the bytes received`, async () => {
       const events: IEvent[] = [];
-      const plugin = new CNetworkPlugin({ flowIntervalMs: 60_000 });
+      const plugin = new CNetworkPlugin({ flowIntervalMs: 60_000, udpAddresses: 'syscall' });
       await plugin.start(makeContext(resolver, events));
       let r: Awaited<ReturnType<typeof transfer>>;
       try {
@@ -185,9 +185,33 @@ describe('cnetwork UDP flows (tp_btf variant, real containers)', () => {
     });
   }
 
-  it('sendmmsg: each message is counted against its own destination', async () => {
+  it('by default (udpAddresses: socket) attaches no syscall hooks: a connected socket still has its peer, an unconnected one counts exactly against the unspecified address', async () => {
     const events: IEvent[] = [];
     const plugin = new CNetworkPlugin({ flowIntervalMs: 60_000 });
+    await plugin.start(makeContext(resolver, events));
+    let connected: Awaited<ReturnType<typeof transfer>>;
+    let unconnected: Awaited<ReturnType<typeof transfer>>;
+    try {
+      expect(plugin.stats()).toMatchObject({ variant: 'tp_btf', udpDestinations: 'socket', udpSources: 'socket' });
+      connected = await transfer('connect', 6020, 19, 611, 'recvfrom', '4');
+      unconnected = await transfer('sendto', 6021, 23, 733, 'recvfrom', '4');
+      plugin.drainFlows();
+      expect(plugin.stats().lost).toBe(0);
+    } finally {
+      await plugin.stop();
+    }
+    const flowsOf = (sport: number) => udpFlows(events).filter((e) => e.cgroupId === sender.cgroupId && e.sport === sport);
+    const c = flowsOf(connected.sport);
+    expect(c.map((e) => [e.daddr, e.dport])).toEqual(c.map(() => [receiver.ip, 6020]));
+    expect(sum(c.map((e) => e.bytes_sent))).toBe(19 * 611);
+    const u = flowsOf(unconnected.sport);
+    expect(u.map((e) => [e.daddr, e.dport])).toEqual(u.map(() => ['0.0.0.0', 0]));
+    expect(sum(u.map((e) => e.bytes_sent))).toBe(23 * 733);
+  });
+
+  it('sendmmsg: each message is counted against its own destination', async () => {
+    const events: IEvent[] = [];
+    const plugin = new CNetworkPlugin({ flowIntervalMs: 60_000, udpAddresses: 'syscall' });
     await plugin.start(makeContext(resolver, events));
     let r: { sent: number; sport: number; received: number[] };
     try {
@@ -211,7 +235,7 @@ describe('cnetwork UDP flows (tp_btf variant, real containers)', () => {
 
   it('banned pair R–S: every UDP datagram both ways is reported with exact bytes (IPv4 and v4-mapped, wildcard and connected sockets); T is not', async () => {
     const events: IEvent[] = [];
-    const plugin = new CNetworkPlugin({ flowIntervalMs: 60_000 });
+    const plugin = new CNetworkPlugin({ flowIntervalMs: 60_000, udpAddresses: 'syscall' });
     await plugin.start(makeContext(resolver, events));
     // [send mode, port, count, size, receive call, socket family]. S → R four ways; T sends to R
     // at the same time as S in every case (count 9, size 888: other figures than S's), so R's

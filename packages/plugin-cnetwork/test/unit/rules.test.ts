@@ -38,6 +38,9 @@ describe('rule validation', () => {
     configErr(() => resolveOptions({ flowIntervalMs: 10 }), 'flowIntervalMs');
     configErr(() => resolveOptions({ ringBufferBytes: 3 << 16 }), 'ringBufferBytes');
     configErr(() => resolveOptions({ rules: [{ a: 'x', b: '10.0.0.1' }] }), 'rules[0].a');
+    expect(resolveOptions({}).udpAddresses).toBe('socket');
+    expect(resolveOptions({ udpAddresses: 'syscall' }).udpAddresses).toBe('syscall');
+    configErr(() => resolveOptions({ udpAddresses: 'sys' as never }), 'udpAddresses');
   });
 });
 
