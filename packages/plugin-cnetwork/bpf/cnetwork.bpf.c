@@ -257,7 +257,7 @@ static __always_inline bool sock_tuple(const struct sock *sk, u8 saddr[16], u8 d
 /* The current task as a flow owner, with the container key taken from the socket. */
 static __always_inline void fill_owner(struct bw_event_header *h, const struct sock *sk)
 {
-	bw_fill_header_btf(h, 0, bpf_get_current_task_btf());
+	bw_fill_header(h, 0, bpf_get_current_task_btf());
 	h->cgroup_id = sock_cgroup_id(sk);
 }
 
@@ -303,7 +303,7 @@ static __always_inline void emit_banned(const u8 saddr[16], u16 sport, const u8 
 	struct cn_banned_record *r = BW_RESERVE(cnetwork_events, cnetwork_events_lost, sizeof(*r));
 	if (!r)
 		return;
-	bw_fill_header_btf(&r->hdr, CN_REC_BANNED, bpf_get_current_task_btf());
+	bw_fill_header(&r->hdr, CN_REC_BANNED, bpf_get_current_task_btf());
 	__builtin_memcpy(r->saddr, saddr, 16);
 	__builtin_memcpy(r->daddr, daddr, 16);
 	r->bytes = bytes;
@@ -507,7 +507,7 @@ static __always_inline void udp_account(const u8 saddr[16], u16 sport, u64 cooki
 	struct cn_flow *f = bpf_map_lookup_elem(&cnetwork_udp_flows, &key);
 	if (!f) {
 		struct cn_flow init = {};
-		bw_fill_header_btf(&init.owner, 0, bpf_get_current_task_btf());
+		bw_fill_header(&init.owner, 0, bpf_get_current_task_btf());
 		init.owner.cgroup_id = cgroup_id;
 		__builtin_memcpy(init.saddr, saddr, 16);
 		__builtin_memcpy(init.daddr, remote, 16);
