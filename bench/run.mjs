@@ -132,9 +132,10 @@ async function delivery(built) {
 /**
  * Loss-free rate sweep: the same paced load (bench/delivery/pace.c: getppid in 1 ms bursts on
  * PAR threads) offered to each consumer at rising rates, as fractions of the rate the unpaced
- * producers reached with the C consumer. A consumer keeps up at a rate when it loses nothing in
- * any round and the producers achieved >= 95 % of the offered rate (at the top the machine itself
- * cannot produce more; a consumer whose CPU use holds the producers back fails there too).
+ * producers reached with the C consumer. A consumer keeps up at a rate when it lost nothing in the
+ * median round and the producers achieved >= 95 % of the offered rate in the median round (at the
+ * top the machine itself cannot produce more; a consumer whose CPU use holds the producers back
+ * fails there too). Rounds with losses are counted and reported with the verdict.
  */
 async function lossFreeSweep(c, consumers, saturated) {
   const top = saturated.consumers.c?.eventsPerSec?.median;
@@ -164,8 +165,12 @@ async function lossFreeSweep(c, consumers, saturated) {
     for (const k of names) {
       const rs = rounds[k];
       const achieved = summary(rs.map((x) => x.achieved));
-      const lostMax = Math.max(...rs.map((x) => x.lost));
-      point.consumers[k] = { achieved, lostMax, cpuNsPerEvent: summary(rs.map((x) => x.cpuNsPerEvent)), keptUp: lostMax === 0 && rs.every((x) => x.achieved >= 0.95 * offered) };
+      const lost = summary(rs.map((x) => x.lost));
+      const roundsWithLoss = rs.filter((x) => x.lost > 0).length;
+      // Median, not every round: on this shared VM even the C consumer loses records in an odd
+      // round when it is not scheduled for a few ms (the counts are reported next to the verdict).
+      const keptUp = lost.median === 0 && achieved.median >= 0.95 * offered;
+      point.consumers[k] = { achieved, lostMax: lost.max, lost, roundsWithLoss, rounds: rs.length, cpuNsPerEvent: summary(rs.map((x) => x.cpuNsPerEvent)), keptUp };
     }
     points.push(point);
   }

@@ -12,7 +12,8 @@
  *   agent cnetwork                            plugin-cnetwork through Collector -> counting sink
  *   agent all                                 syscall + fileopen + cnetwork + resources (the default agent) -> NoopSink
  */
-import { openSync, createWriteStream } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { hostname } from 'node:os';
 import {
   BpfObject,
@@ -166,7 +167,11 @@ async function main(): Promise<void> {
         const { KafkaSink } = await import('@boxwatch/sink-kafka');
         sink = new KafkaSink({ brokers: process.env.BENCH_KAFKA ?? '127.0.0.1:9092', topicPrefix: `bench${Date.now().toString(36)}`, logger: silentLogger } as never);
       } else {
-        sink = new NdjsonSink({ stream: createWriteStream('/dev/null', { fd: openSync('/dev/null', 'w') }) });
+        // process.stdout to a file or a pipe writes synchronously (Node's SyncWriteStream), which is
+        // how `boxwatch agent --output ndjson > file` runs; an fs.WriteStream instead writes on the
+        // libuv threadpool, whose thread the saturating producers starve of CPU here.
+        const devNull = openSync('/dev/null', 'w');
+        sink = new NdjsonSink({ stream: new Writable({ write: (chunk: Buffer, _enc, done) => (writeSync(devNull, chunk), done()) }) });
       }
       return runCollector([new DeliveryPlugin(cg)], [sink, counting], () => ({ counted: counting.count, sinkStats: sink.stats?.() }));
     }
