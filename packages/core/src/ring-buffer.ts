@@ -10,8 +10,9 @@ export interface RingBufferOptions {
   /** Drain interval in ms (default 10): producers submit without wakeups. */
   drainMs?: number;
   /**
-   * Most records handled per drain slice before yielding to the event loop (default 65536): a
-   * producer faster than the handler cannot starve timers and I/O.
+   * Most records handled per drain slice before yielding to the event loop (default 4096, a few ms
+   * of decoding): a producer faster than the handler cannot starve timers and I/O (sinks' writes,
+   * the control API).
    */
   maxRecordsPerSlice?: number;
   /** The per-CPU lost-events counter map (BW_RINGBUF's `<name>_lost`). */
@@ -82,7 +83,7 @@ export class RingBufferReader {
     try {
       this.handle = new (native().RingBuffer)(mapFd, onBatch, {
         drainMs: options.drainMs ?? 10,
-        maxRecordsPerSlice: options.maxRecordsPerSlice ?? 65536,
+        maxRecordsPerSlice: options.maxRecordsPerSlice ?? 4096,
       });
     } catch (err) {
       throw wrapNativeError(err, `ring buffer ${mapName}`);
