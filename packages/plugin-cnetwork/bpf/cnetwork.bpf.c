@@ -42,6 +42,7 @@
 
 BW_EXPORT_STRUCT(cn_conn_record);
 BW_EXPORT_STRUCT(cn_banned_record);
+BW_EXPORT_STRUCT(cn_flow_end_record);
 BW_EXPORT_STRUCT(cn_flow_key);
 BW_EXPORT_STRUCT(cn_flow);
 BW_EXPORT_STRUCT(cn_pair_key);
@@ -840,6 +841,24 @@ static __always_inline void emit_conn(u16 type, const struct bw_event_header *ow
 	BW_SUBMIT(cnetwork_events, r);
 }
 
+/* A closed TCP socket's flow leaves the map at once and its final counters travel as a record:
+ * under connection churn the map then holds the live sockets, not every socket closed since the
+ * last drain (which filled it at a few thousand connections per second). If the ring is full the
+ * entry stays in the map and the periodic drain reports it as before: nothing is lost. */
+static __always_inline void flow_closed(const struct cn_flow_key *key, const struct cn_flow *f)
+{
+	struct cn_flow_end_record *r = bpf_ringbuf_reserve(&cnetwork_events, sizeof(*r), 0);
+	if (!r)
+		return;
+	r->hdr = f->owner;
+	r->hdr.ts_ns = bpf_ktime_get_ns();
+	r->hdr.type = CN_REC_FLOW_END;
+	r->key = *key;
+	r->flow = *f;
+	BW_SUBMIT(cnetwork_events, r);
+	bpf_map_delete_elem(&cnetwork_tcp_flows, key);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(cn_inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -894,8 +913,13 @@ int BPF_PROG(cn_inet_sock_set_state, const struct sock *sk, const int oldstate, 
 		/* CLOSE → SYN_SENT is connect() in syscall context; anything else may be softirq */
 		bool syscall_ctx = oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT;
 		f = flow_entry(&cnetwork_tcp_flows, &key, sk, CN_PROTO_TCP, syscall_ctx, CN_DROP_TCP_FLOW_FULL);
-		if (f && oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
-			owner = f->owner;
+		if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
+			/* softirq: the connecting process is the flow's owner; with the flow map full
+			 * the connection is still reported, with the socket's cgroup only */
+			if (f)
+				owner = f->owner;
+			else
+				fill_anonymous(&owner, sk);
 			emit_conn(CN_REC_CONNECT, &owner, sk, false);
 		}
 	}
@@ -907,6 +931,8 @@ int BPF_PROG(cn_inet_sock_set_state, const struct sock *sk, const int oldstate, 
 	}
 	f->state = newstate;
 	f->states_seen |= (u16)(1u << (newstate & 15));
+	if (newstate == TCP_CLOSE)
+		flow_closed(&key, f);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #define CN_REC_ACCEPT 2
 #define CN_REC_LISTEN 3
 #define CN_REC_BANNED 4
+#define CN_REC_FLOW_END 5
 
 #define CN_DIR_SEND 0
 #define CN_DIR_RECV 1
@@ -99,6 +100,13 @@ struct cn_flow {
 	__u16 states_seen; /* bit n set: the socket entered TCP state n */
 	__u8 state;        /* last TCP state (enum tcp_state numbering) */
 	__u8 proto;
+};
+
+/* A TCP flow taken out of cnetwork_tcp_flows when its socket closed: the final counters. */
+struct cn_flow_end_record {
+	struct bw_event_header hdr; /* the flow's owner; ts is the close, type CN_REC_FLOW_END */
+	struct cn_flow_key key;     /* the map key it had (userspace's identity of the flow) */
+	struct cn_flow flow;
 };
 
 #endif /* BOXWATCH_CNETWORK_H */

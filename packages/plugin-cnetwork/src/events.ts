@@ -8,7 +8,7 @@ import type { ContainerRef } from './container-ips.js';
 import { cn_banned_record as B, cn_conn_record as C } from './generated/layout.js';
 
 /** Record types (bw_event_header.type), as in bpf/cnetwork.h. */
-export const RecordType = { CONNECT: 1, ACCEPT: 2, LISTEN: 3, BANNED: 4 } as const;
+export const RecordType = { CONNECT: 1, ACCEPT: 2, LISTEN: 3, BANNED: 4, FLOW_END: 5 } as const;
 
 export type Proto = 'tcp' | 'udp';
 

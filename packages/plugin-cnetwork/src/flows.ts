@@ -3,7 +3,9 @@
  *
  * TCP (cnetwork_tcp_flows): counters only grow in the kernel and userspace never deletes a live
  * entry, so a send racing with the reader is simply seen next time; events carry the deltas since
- * the last report. A closed socket is reported, kept one more interval for stragglers, then
+ * the last report. When a socket closes the kernel takes its entry out and sends the final
+ * counters as a record (closed()), reported at once; an entry the kernel could not send that way
+ * (ring full) stays, is reported closed by the drain, kept one more interval for stragglers, then
  * deleted. UDP (cnetwork_udp_flows): one entry per (socket, destination), taken out atomically
  * with a lookup-and-delete batch every interval (sockets have no close to wait for).
  */
@@ -11,7 +13,7 @@ import { createEvent, decodeHeader, type BpfMap, type DecodeContext } from '@box
 import { formatAddress } from './address.js';
 import type { ContainerRef } from './container-ips.js';
 import { TCP_CLOSE, tcpStateName, tcpStatesOf, type NetFlowEvent } from './events.js';
-import { cn_flow as F } from './generated/layout.js';
+import { cn_flow as F, cn_flow_end_record as E, cn_flow_key as K } from './generated/layout.js';
 
 interface Seen {
   sent: bigint;
@@ -85,6 +87,23 @@ export class FlowReader {
       const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
       this.emitFlow(v, now, 'udp', null, [], v.getBigUint64(F.offsets.bytes_sent, true), v.getBigUint64(F.offsets.bytes_recv, true), intervalMs);
     }
+  }
+
+  /**
+   * The final counters of a TCP flow the kernel took out of the map at close (a record in the ring
+   * buffer at `offset`): one net.flow with what is new since the last drain, at the close's time.
+   */
+  closed(view: DataView, offset: number): void {
+    const id = Buffer.from(view.buffer, view.byteOffset + offset + E.offsets.key, K.size).toString('hex');
+    const v = new DataView(view.buffer, view.byteOffset + offset + E.offsets.flow, F.size);
+    const sent = v.getBigUint64(F.offsets.bytes_sent, true);
+    const recv = v.getBigUint64(F.offsets.bytes_recv, true);
+    const prev = this.seen.get(id);
+    this.seen.delete(id);
+    const ts = view.getBigUint64(offset + E.offsets.hdr, true); // the header's ts_ns: the close
+    const intervalMs = Math.max(0, Number((ts - this.lastDrain) / 1_000_000n));
+    const newStates = v.getUint16(F.offsets.states_seen, true) & ~(prev?.statesSeen ?? 0);
+    this.emitFlow(v, ts, 'tcp', tcpStateName(v.getUint8(F.offsets.state)), tcpStatesOf(newStates), sent - (prev?.sent ?? 0n), recv - (prev?.recv ?? 0n), intervalMs);
   }
 
   private emitFlow(v: DataView, now: bigint, proto: 'tcp' | 'udp', state: string | null, states: string[], sent: bigint, recv: bigint, intervalMs: number): void {

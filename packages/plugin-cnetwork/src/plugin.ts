@@ -6,6 +6,7 @@ import {
   BpfPlugin,
   codec,
   configError,
+  recordType,
   type BpfMap,
   type BpfObject,
   type HookVariant,
@@ -15,9 +16,11 @@ import {
 } from '@boxwatch/core';
 import { parseAddress } from './address.js';
 import { ContainerIpIndex, type ContainerRef } from './container-ips.js';
-import { decodeRecord, EVENT_TYPES } from './events.js';
+import { decodeRecord, EVENT_TYPES, RecordType } from './events.js';
 import { FlowReader } from './flows.js';
-import { cn_flow, cn_flow_key, cn_netns_ban, cn_netns_key, cn_pair_key } from './generated/layout.js';
+import { cn_flow, cn_flow_end_record, cn_flow_key, cn_netns_ban, cn_netns_key, cn_pair_key } from './generated/layout.js';
+
+const FLOW_END_SIZE = cn_flow_end_record.size;
 import { resolveOptions, type CNetworkOptions, type ResolvedOptions } from './options.js';
 import { expandNetnsPairs, expandPairs, parseRule, type BannedPairInput, type BannedPairRule, type Endpoint, type RuleView } from './rules.js';
 
@@ -125,6 +128,11 @@ export class CNetworkPlugin extends BpfPlugin {
       {
         map: 'cnetwork_events',
         onRecord: (view, offset, length) => {
+          if (recordType(view, offset) === RecordType.FLOW_END) {
+            if (length < FLOW_END_SIZE) throw new RangeError(`flow end record of ${length} bytes, expected ${FLOW_END_SIZE}`);
+            this.flows?.closed(view, offset);
+            return;
+          }
           const event = decodeRecord(view, offset, length, decoder);
           if (event) this.emit(event);
           else this.unknownRecords++;

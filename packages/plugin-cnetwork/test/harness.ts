@@ -2,8 +2,11 @@
  * Test harness: a PluginContext over the real kernel and dockerd (core's DockerContainerRegistry),
  * and helpers for the busybox test containers.
  */
-import { statSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { silentLogger, type ContainerResolver, type FeatureReport, type IEvent, type PluginContext } from '@boxwatch/core';
 import { TEST_IMAGE, ensureTestImage, testPluginContext } from '@boxwatch/core/testing';
@@ -66,4 +69,22 @@ export async function until(check: () => boolean, what: string, timeoutMs = 10_0
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * A static C test program for busybox containers (gcc -static, installed by scripts/setup.sh),
+ * compiled once per source version: .cache/test-fixtures/<name>-<sha256 prefix>.
+ */
+export function buildStaticFixture(source: string, name: string): string {
+  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 16);
+  const dir = join(ROOT, '.cache/test-fixtures');
+  const bin = join(dir, `${name}-${hash}`);
+  if (existsSync(bin)) return bin;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${bin}.tmp-${process.pid}`;
+  execFileSync('gcc', ['-static', '-O2', '-Wall', '-Werror', '-pthread', '-o', tmp, source], { stdio: ['ignore', 'inherit', 'inherit'] });
+  renameSync(tmp, bin);
+  return bin;
 }

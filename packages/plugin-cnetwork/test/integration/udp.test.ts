@@ -6,31 +6,13 @@
  * receiver's syscalls returned, exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DockerContainerRegistry, type IEvent } from '@boxwatch/core';
 import { docker as dockerCli, dockerExec, removeTestContainers, startTestContainer, type TestContainer } from '@boxwatch/core/testing';
 import { CNetworkPlugin, type NetBannedEvent, type NetFlowEvent } from '@boxwatch/plugin-cnetwork';
-import { ensureImage, makeContext } from '../harness.js';
+import { buildStaticFixture, ensureImage, makeContext } from '../harness.js';
 
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const SOURCE = fileURLToPath(new URL('../fixtures/udp.c', import.meta.url));
-
-/** Compile the fixture once per source version: .cache/test-fixtures/udp-<sha256 prefix>. */
-function buildFixture(): string {
-  const hash = createHash('sha256').update(readFileSync(SOURCE)).digest('hex').slice(0, 16);
-  const dir = join(ROOT, '.cache/test-fixtures');
-  const bin = join(dir, `udp-${hash}`);
-  if (existsSync(bin)) return bin;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${bin}.tmp-${process.pid}`;
-  execFileSync('gcc', ['-static', '-O2', '-Wall', '-Werror', '-o', tmp, SOURCE], { stdio: ['ignore', 'inherit', 'inherit'] });
-  renameSync(tmp, bin);
-  return bin;
-}
 
 const containers: TestContainer[] = [];
 let resolver: DockerContainerRegistry;
@@ -119,7 +101,7 @@ async function mmsgTransfer(ports: number[], rounds: number, size: number) {
 
 beforeAll(async () => {
   await ensureImage();
-  fixture = buildFixture();
+  fixture = buildStaticFixture(SOURCE, 'udp');
   resolver = new DockerContainerRegistry();
   await resolver.start();
   receiver = await start('bwtest-net-udp-r');

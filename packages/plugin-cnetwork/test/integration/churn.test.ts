@@ -1,0 +1,77 @@
+/**
+ * Connection churn against the real kernel: far more short TCP connections than the flow map
+ * holds (maxFlows 16). Closed sockets leave the map with their final counters as a record, so
+ * nothing is dropped: every connection is one net.connect, one net.accept and one closed net.flow
+ * per side. The client is the benchmark's static connection generator (bench/net/conns.c).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { DockerContainerRegistry, type IEvent } from '@boxwatch/core';
+import { docker as dockerCli, dockerExec, removeTestContainers, startTestContainer, type TestContainer } from '@boxwatch/core/testing';
+import { CNetworkPlugin, type NetConnectEvent, type NetFlowEvent } from '@boxwatch/plugin-cnetwork';
+import { buildStaticFixture, ensureImage, makeContext } from '../harness.js';
+
+const SOURCE = fileURLToPath(new URL('../../../../bench/net/conns.c', import.meta.url));
+const containers: TestContainer[] = [];
+let resolver: DockerContainerRegistry;
+let server: TestContainer;
+let client: TestContainer;
+
+beforeAll(async () => {
+  await ensureImage();
+  const fixture = buildStaticFixture(SOURCE, 'conns');
+  resolver = new DockerContainerRegistry();
+  await resolver.start();
+  for (const prefix of ['bwtest-net-churn-s', 'bwtest-net-churn-c']) {
+    const c = await startTestContainer({ prefix });
+    containers.push(c);
+    await dockerCli('cp', fixture, `${c.name}:/conns`);
+    await resolver.inspect(c.id);
+  }
+  [server, client] = containers as [TestContainer, TestContainer];
+  await dockerCli('exec', '-d', server.name, '/conns', 'serve', '5002');
+  const deadline = Date.now() + 10_000;
+  while (!/:5002\b/.test((await dockerExec(server.name, 'netstat', '-ltn')).stdout)) {
+    if (Date.now() > deadline) throw new Error('connection server did not listen');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+
+afterAll(async () => {
+  resolver?.close();
+  await removeTestContainers(containers);
+});
+
+describe('cnetwork under connection churn (tp_btf variant, real containers)', () => {
+  it('reports every connection of 600 through a 16-entry flow map: connect, accept and a closed flow per side, nothing dropped', async () => {
+    const N = 600;
+    const events: IEvent[] = [];
+    const plugin = new CNetworkPlugin({ flowIntervalMs: 60_000, maxFlows: 16 });
+    await plugin.start(makeContext(resolver, events));
+    try {
+      const r = await dockerExec(client.name, '/conns', 'connect', server.ip, '5002', String(N), '2');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ connections: N, failed: 0 });
+      await new Promise((res) => setTimeout(res, 100));
+      plugin.drainFlows();
+      const s = plugin.stats() as ReturnType<CNetworkPlugin['stats']> & { drops: Record<string, number> };
+      expect(s.lost).toBe(0);
+      expect(s.drops.tcpFlowMapFull).toBe(0);
+    } finally {
+      await plugin.stop();
+    }
+    const of = <T extends IEvent>(type: string, c: TestContainer) => events.filter((e) => e.type === type && e.cgroupId === c.cgroupId) as T[];
+    const connects = of<NetConnectEvent>('net.connect', client).filter((e) => e.dport === 5002);
+    expect(connects).toHaveLength(N);
+    expect(new Set(connects.map((e) => e.sport)).size).toBe(N); // N distinct client sockets
+    expect(connects.every((e) => e.comm === 'conns' && e.peer_container?.name === server.name)).toBe(true);
+    expect(of<NetConnectEvent>('net.accept', server).filter((e) => e.sport === 5002)).toHaveLength(N);
+    // One net.flow per socket, reported when it closed (the client RSTs on close: SO_LINGER 0).
+    const clientFlows = of<NetFlowEvent>('net.flow', client).filter((e) => e.proto === 'tcp' && e.dport === 5002);
+    expect(clientFlows).toHaveLength(N);
+    expect(clientFlows.every((e) => e.state === 'CLOSE' && e.states_seen.includes('ESTABLISHED') && e.bytes_sent === 0)).toBe(true);
+    const serverFlows = of<NetFlowEvent>('net.flow', server).filter((e) => e.proto === 'tcp' && e.sport === 5002);
+    expect(serverFlows).toHaveLength(N);
+    expect(serverFlows.every((e) => e.state === 'CLOSE')).toBe(true);
+  });
+});
