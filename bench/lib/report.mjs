@@ -69,6 +69,13 @@ export function renderMarkdown(r) {
     }
     L.push('', 'Targets:', '');
     for (const [k, t] of Object.entries(d.targets)) L.push(`- ${k}: ${target(t)}`);
+    const bx = d.consumers.boxwatch, cc = d.consumers.c, raw = d.consumers.boxwatchRaw;
+    if (bx?.cpuNsPerEvent && cc?.cpuNsPerEvent) {
+      L.push(
+        '',
+        `Reading the unpaced figure: the producers fill both CPUs, so the consumer's CPU is taken from them — boxwatch spent ${fmt(bx.cpuNsPerEvent.median)} ns per event (building an event object per record), the C consumer ${fmt(cc.cpuNsPerEvent.median)} ns (it counts records without reading them)${raw?.cpuNsPerEvent ? `, boxwatch's reader alone ${fmt(raw.cpuNsPerEvent.median)} ns, reaching ${fmt(raw.eventsPerSec.median / cc.eventsPerSec.median, 2)}× C's events/s (medians)` : ''}; the workload slow-down column is the same effect seen from the producers.`,
+      );
+    }
     L.push('');
   }
 
