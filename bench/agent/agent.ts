@@ -104,6 +104,11 @@ async function deliveryCore(cgroup: string, decode = true): Promise<void> {
     records++;
   });
   out({ ready: true, loadMs: performance.now() - t0 });
+  // SIGUSR2: the counts so far (the benchmark subtracts a warm-up phase). Node keeps SIGUSR1 for its inspector.
+  process.on('SIGUSR2', () => {
+    reader.drain();
+    out({ snapshot: { records, lost: reader.lost() } });
+  });
   onTerm(() => {
     reader.drain();
     const s = reader.stats();

@@ -130,6 +130,18 @@ export async function startProcess(cmd, args, { readyPattern = /ready|Attaching/
       }
       return { raw: stdout.slice(-2000), stderr: stderr.slice(-1000) };
     },
+    /** SIGUSR2 → the {"snapshot":{...}} line the consumer prints (counts so far; it keeps running). */
+    async snapshot(timeoutMs = 5000) {
+      const from = stdout.length;
+      child.kill('SIGUSR2');
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const line = stdout.slice(from).split('\n').find((l) => l.includes('"snapshot"'));
+        if (line) return JSON.parse(line).snapshot;
+        if (Date.now() > end || child.exitCode !== null) throw new Error(`${cmd}: no snapshot line after SIGUSR2`);
+        await sleep(10);
+      }
+    },
     output: () => stdout,
     kill: () => child.kill('SIGKILL'),
   };

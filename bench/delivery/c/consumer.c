@@ -4,7 +4,8 @@
  * Loads and attaches the producer, prints "ready", then drains like boxwatch does for no-wakeup
  * producers: epoll wait of at most 10 ms (woken early by the producer's forced wakeups), then
  * consume everything available. The callback reads the syscall field of every record. On SIGTERM
- * it drains once more and prints {"records":..,"lost":..,"checksum":..}.
+ * it drains once more and prints {"records":..,"lost":..,"checksum":..}; on SIGUSR2 it prints
+ * {"snapshot":{"records":..,"lost":..}} and goes on.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,10 +16,22 @@
 #include <bpf/libbpf.h>
 #include "../../lib/bench_rodata.h"
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, snapshot;
 static unsigned long long records, checksum;
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
+static void on_snapshot(int sig) { (void)sig; snapshot = 1; }
+
+static unsigned long long lost_total(struct bpf_object *obj)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	unsigned long long *lost = calloc(ncpu, sizeof(*lost)), total = 0;
+	unsigned int zero = 0;
+	if (bpf_map_lookup_elem(bpf_object__find_map_fd_by_name(obj, "events_lost"), &zero, lost) == 0)
+		for (int i = 0; i < ncpu; i++) total += lost[i];
+	free(lost);
+	return total;
+}
 
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -49,17 +62,19 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	printf("ready\n");
 	fflush(stdout);
+	signal(SIGUSR2, on_snapshot);
 	while (!stop) {
 		int n = ring_buffer__poll(rb, 10);
 		if (n < 0 && n != -EINTR) break;
 		ring_buffer__consume(rb);
+		if (snapshot) { /* SIGUSR2: counts so far (the benchmark subtracts a warm-up phase) */
+			snapshot = 0;
+			printf("{\"snapshot\":{\"records\":%llu,\"lost\":%llu}}\n", records, lost_total(obj));
+			fflush(stdout);
+		}
 	}
 	ring_buffer__consume(rb);
-	int ncpu = libbpf_num_possible_cpus();
-	unsigned long long *lost = calloc(ncpu, sizeof(*lost)), total = 0;
-	unsigned int zero = 0;
-	if (bpf_map_lookup_elem(bpf_object__find_map_fd_by_name(obj, "events_lost"), &zero, lost) == 0)
-		for (int i = 0; i < ncpu; i++) total += lost[i];
+	unsigned long long total = lost_total(obj);
 	printf("{\"records\":%llu,\"lost\":%llu,\"checksum\":%llu}\n", records, total, checksum);
 	fflush(stdout);
 	ring_buffer__free(rb);

@@ -5,7 +5,8 @@
 // Loads and attaches the producer, prints "ready", then reads records with ringbuf.Reader and a
 // 10 ms deadline (the reader consumes what NO_WAKEUP producers left once the deadline passes).
 // Each record is decoded field by field into a header struct (no allocation per record: ReadInto
-// with one reused Record). On SIGTERM it prints {"records":..,"lost":..,"checksum":..}.
+// with one reused Record). On SIGTERM it prints {"records":..,"lost":..,"checksum":..}; on
+// SIGUSR2 {"snapshot":{"records":..,"lost":..}} and it goes on.
 package main
 
 import (
@@ -87,10 +88,18 @@ func main() {
 		fail("reader", err)
 	}
 
-	var stop atomic.Bool
+	var stop, snapshot atomic.Bool
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	go func() { <-sigs; stop.Store(true) }()
+	// SIGUSR2: print the counts so far and go on (the benchmark subtracts a warm-up phase).
+	snaps := make(chan os.Signal, 1)
+	signal.Notify(snaps, syscall.SIGUSR2)
+	go func() {
+		for range snaps {
+			snapshot.Store(true)
+		}
+	}()
 
 	fmt.Println("ready")
 	var records, checksum uint64
@@ -111,11 +120,20 @@ func main() {
 			if stop.Load() {
 				break
 			}
+			if snapshot.Swap(false) {
+				fmt.Printf("{\"snapshot\":{\"records\":%d,\"lost\":%d}}\n", records, lostTotal(coll))
+			}
 			rd.SetDeadline(time.Now().Add(10 * time.Millisecond))
 			continue
 		}
 		fail("read", err)
 	}
+	lost := lostTotal(coll)
+	fmt.Printf("{\"records\":%d,\"lost\":%d,\"checksum\":%d}\n", records, lost, checksum)
+}
+
+// lostTotal sums the per-CPU lost-records counter.
+func lostTotal(coll *ebpf.Collection) uint64 {
 	var lost uint64
 	var perCPU []uint64
 	if err := coll.Maps["events_lost"].Lookup(uint32(0), &perCPU); err == nil {
@@ -123,5 +141,5 @@ func main() {
 			lost += v
 		}
 	}
-	fmt.Printf("{\"records\":%d,\"lost\":%d,\"checksum\":%d}\n", records, lost, checksum)
+	return lost
 }
