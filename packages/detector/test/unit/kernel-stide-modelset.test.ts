@@ -12,24 +12,13 @@ import { createEvent, type IEvent } from '@boxwatch/core';
 import { ModelSet, type KernelSequenceNote } from '../../src/models/model-set.js';
 import { KernelFilterSim } from '../../src/models/kernel-stide-sim.js';
 import type { Anomaly } from '../../src/models/types.js';
+import { rng } from '../helpers/workload.js';
 
 const IMAGE = 'sha256:recorded';
 const container = { id: 'a'.repeat(64), name: 'web', imageId: IMAGE };
 const T0 = Date.UTC(2025, 0, 1);
 const LEARN_MS = 60_000;
 const RUN_EVERY_MS = 500;
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // "Programs" of a busybox-like container: exec prologue, a loop body repeated, an epilogue (x86_64 ids).
 const PROLOGUE = [59, 12, 158, 9, 21, 257, 5, 9, 3, 257, 0, 5, 9, 10, 3, 218, 273, 334, 302];
