@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { buildAll, paths } from './lib/build.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 import {
-  cleanupStale, cpuNs, ddLoop, docker, loadavg, machine, removeContainers, rssKb, sh, sleep, startContainer, startProcess, summary, timedExec,
+  cleanupStale, cpuNs, ddLoop, docker, waitListening, loadavg, machine, removeContainers, rssKb, sh, sleep, startContainer, startProcess, summary, timedExec,
 } from './lib/util.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -349,7 +349,7 @@ async function cnetwork(built) {
       const rx = startContainer(['sh', '-c', 'mkfifo /tmp/in; exec 3<>/tmp/in; nc -l -p 5001 </tmp/in | wc -c']);
       names.push(rx.name);
       const ip = docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', rx.name);
-      for (let i = 0; i < 100 && !/:5001\b/.test(sh('docker', ['exec', rx.name, 'netstat', '-ltn'])); i++) sh('sleep', ['0.05']);
+      waitListening(rx.name, 5001);
       const secs = timedExec(sender.name, `dd if=/dev/zero bs=65536 count=${MiB * 16} 2>/dev/null | nc ${ip} 5001`);
       sh('docker', ['wait', rx.name], { timeout: 60_000 });
       const got = Number(docker('logs', rx.name).trim());
@@ -400,7 +400,7 @@ async function connectionRate() {
     for (const c of [server, client]) sh('docker', ['cp', path.join(P.out, 'net-conns'), `${c.name}:/conns`]);
     sh('docker', ['exec', '-d', server.name, '/conns', 'serve', '5002']);
     const ip = docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', server.name);
-    for (let i = 0; i < 100 && !/:5002\b/.test(sh('docker', ['exec', server.name, 'netstat', '-ltn'])); i++) await sleep(50);
+    waitListening(server.name, 5002);
     let last = null;
     const connect = () => {
       last = JSON.parse(sh('docker', ['exec', client.name, '/conns', 'connect', ip, '5002', String(N), '2']).trim().split('\n').pop());

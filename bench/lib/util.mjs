@@ -53,6 +53,16 @@ export function timedExec(name, snippet) {
   return secs[1] - secs[0] + (usecs[1] - usecs[0]) / 1e6;
 }
 
+/** Wait (synchronously: workloads are timed synchronously) until a TCP listener on `port` shows in the container's `netstat -ltn`, up to 5 s. */
+export function waitListening(name, port) {
+  const re = new RegExp(`:${port}\\b`);
+  for (let i = 0; i < 100; i++) {
+    if (re.test(sh('docker', ['exec', name, 'netstat', '-ltn']))) return;
+    sh('sleep', ['0.05']);
+  }
+  throw new Error(`nothing listens on ${port} in ${name}`);
+}
+
 export const ddLoop = (n) => `dd if=/dev/zero of=/dev/null bs=1 count=${n} 2>/dev/null`;
 
 /** Total CPU time of a process in ns: sum of its threads' schedstat run time (precise), and utime+stime ticks. */
