@@ -1,7 +1,7 @@
 import { bw_event_header as H } from './generated/event-header.js';
 import type { ContainerResolver } from './plugin.js';
 import type { KernelClock } from './clock.js';
-import type { ContainerInfo, EventHeader } from './event.js';
+import { BaseEvent, type ContainerInfo, type EventHeader, type IEvent } from './event.js';
 
 /** What a decoder needs besides the record bytes. Create it once per plugin, not per record. */
 export interface DecodeContext {
@@ -29,15 +29,21 @@ interface CgroupMemo {
 }
 const REVALIDATE = 1024;
 const memos = new WeakMap<DecodeContext, CgroupMemo>();
+// The memo of the context decoded last: a plugin decodes a whole batch with one context, and the
+// WeakMap lookup per record cost as much as the memo saves.
+let lastCtx: DecodeContext | null = null;
+let lastMemo: CgroupMemo | undefined;
 
 function containerOf(view: DataView, offset: number, ctx: DecodeContext): CgroupMemo {
   const lo = view.getUint32(offset + O.cgroup_id, true);
   const hi = view.getUint32(offset + O.cgroup_id + 4, true);
-  let m = memos.get(ctx);
+  let m = ctx === lastCtx ? lastMemo : memos.get(ctx);
   if (m && m.lo === lo && m.hi === hi && ++m.uses < REVALIDATE) return m;
   const id = (BigInt(hi) << 32n) | BigInt(lo);
   m = { lo, hi, id, container: ctx.containers.byCgroupId(id), uses: 0 };
   memos.set(ctx, m);
+  lastCtx = ctx;
+  lastMemo = m;
   return m;
 }
 
@@ -51,20 +57,44 @@ export function recordType(view: DataView, offset: number): number {
  * flagged the task as a host task (initial pid namespace).
  */
 export function decodeHeader(view: DataView, offset: number, ctx: DecodeContext): EventHeader {
-  const tsLo = view.getUint32(offset + O.ts_ns, true);
-  const tsHi = view.getUint32(offset + O.ts_ns + 4, true);
-  const host = (view.getUint8(offset + O.flags) & HOST_FLAG) !== 0;
+  return readHeader({ time: EPOCH, ts: 0n, host: '', container: null, cgroupId: 0n, pid: 0, tid: 0, comm: '' }, view, offset, ctx);
+}
+
+const EPOCH = new Date(0);
+
+/** Set the header fields of the record at `offset` on `out`, in the order of EventHeader. */
+function readHeader<T extends EventHeader>(out: T, view: DataView, offset: number, ctx: DecodeContext): T {
   const cg = containerOf(view, offset, ctx);
-  return {
-    time: ctx.clock.dateFromParts(tsLo, tsHi),
-    ts: view.getBigUint64(offset + O.ts_ns, true),
-    host: ctx.host,
-    container: host ? null : cg.container,
-    cgroupId: cg.id,
-    pid: view.getUint32(offset + O.tgid, true),
-    tid: view.getUint32(offset + O.pid, true),
-    comm: readComm(view, offset + O.comm),
-  };
+  out.time = ctx.clock.dateFromParts(view.getUint32(offset + O.ts_ns, true), view.getUint32(offset + O.ts_ns + 4, true));
+  out.ts = view.getBigUint64(offset + O.ts_ns, true);
+  out.host = ctx.host;
+  out.container = (view.getUint8(offset + O.flags) & HOST_FLAG) !== 0 ? null : cg.container;
+  out.cgroupId = cg.id;
+  out.pid = view.getUint32(offset + O.tgid, true);
+  out.tid = view.getUint32(offset + O.pid, true);
+  out.comm = readComm(view, offset + O.comm);
+  return out;
+}
+
+/** An event while its decoder sets its fields: E with every property writable. */
+export type EventDraft<E extends IEvent> = { -readonly [K in keyof E]: E[K] };
+
+/**
+ * The fast way to decode a record into an event: a BaseEvent of `type` with the header fields read
+ * from the record's bw_event_header. The decoder then sets every field of its type, in the same
+ * order each time, and returns it:
+ *
+ *   const e = recordEvent<ExecEvent>('process.exec', view, offset, ctx);
+ *   e.filename = readCString(view, offset + R.offsets.filename, R.sizes.filename);
+ *   return e;
+ *
+ * The event is the one createEvent(type, decodeHeader(view, offset, ctx), fields) builds (same
+ * properties in the same order, same JSON) at about half the cost per event: no header or fields
+ * object, no Object.assign, no subclass constructor (V8 does not inline a derived class's super()
+ * call here, which cost ~15 ns per event).
+ */
+export function recordEvent<E extends IEvent>(type: E['type'], view: DataView, offset: number, ctx: DecodeContext): EventDraft<E> {
+  return readHeader(new BaseEvent(type, null) as unknown as EventHeader, view, offset, ctx) as unknown as EventDraft<E>;
 }
 
 /** Process id inside the container's own pid namespace. */
@@ -76,7 +106,8 @@ export function headerNsPid(view: DataView, offset: number): number {
  * Task comm (16 bytes) through a small direct-mapped cache keyed by its four 32-bit words: a
  * machine runs few distinct commands, and building the string costs more than the lookup.
  */
-const COMM_SLOTS = 256;
+const COMM_SLOTS = 256; // a power of two: the slot is taken with a mask
+const COMM_MASK = COMM_SLOTS - 1;
 const commWords = new Uint32Array(COMM_SLOTS * 4);
 const commStrings: Array<string | undefined> = new Array(COMM_SLOTS);
 
@@ -85,7 +116,9 @@ function readComm(view: DataView, offset: number): string {
   const b = view.getUint32(offset + 4, true);
   const c = view.getUint32(offset + 8, true);
   const d = view.getUint32(offset + 12, true);
-  const slot = ((a ^ (b * 31) ^ (c * 17) ^ d) >>> 0) % COMM_SLOTS;
+  // A mask, not `% COMM_SLOTS`: bundlers turn module constants into `var`s, and V8 then divides
+  // for real (a division per record cost ~10 ns).
+  const slot = (a ^ (b * 31) ^ (c * 17) ^ d) & COMM_MASK;
   const w = slot * 4;
   const cached = commStrings[slot];
   if (cached !== undefined && commWords[w] === a && commWords[w + 1] === b && commWords[w + 2] === c && commWords[w + 3] === d) return cached;

@@ -65,19 +65,31 @@ export type EventJSON = { schema: number; type: string; time: string; [field: st
 export type TypedEvent<T extends string, F extends object> = IEvent & { readonly type: T } & Readonly<F>;
 
 
+/**
+ * The class of every event (createEvent, recordEvent, eventFromJSON).
+ *
+ * Fields are `declare`d, not class fields: an ES2022 class field is defined on every instance
+ * before the constructor runs (one DefineOwnProperty per field), ~1 ns per field per event.
+ */
 export class BaseEvent implements IEvent {
-  readonly type: string;
-  readonly time: Date;
-  readonly ts: bigint;
-  readonly host: string;
-  container: ContainerInfo | null;
-  readonly cgroupId: bigint;
-  readonly pid: number;
-  readonly tid: number;
-  readonly comm: string;
+  declare readonly type: string;
+  declare readonly time: Date;
+  declare readonly ts: bigint;
+  declare readonly host: string;
+  declare container: ContainerInfo | null;
+  declare readonly cgroupId: bigint;
+  declare readonly pid: number;
+  declare readonly tid: number;
+  declare readonly comm: string;
 
-  constructor(type: string, header: EventHeader, fields?: object) {
+  /**
+   * @param header the header fields; `null` only for recordEvent(), which sets them from the record
+   *   next, in the same order (so both give the same properties in the same order, the same JSON)
+   * @param fields the type's fields, copied after the header
+   */
+  constructor(type: string, header: EventHeader | null, fields?: object) {
     this.type = type;
+    if (header === null) return;
     this.time = header.time;
     this.ts = header.ts;
     this.host = header.host;
@@ -110,7 +122,11 @@ export class BaseEvent implements IEvent {
   }
 }
 
-/** Build a typed event. */
+/**
+ * Build a typed event from a header and a fields object. Convenient for events made now and then;
+ * a decoder on a hot path uses recordEvent() instead (no header or fields object, no
+ * Object.assign: about half the cost per event).
+ */
 export function createEvent<T extends string, F extends object>(type: T, header: EventHeader, fields: F): TypedEvent<T, F> {
   return new BaseEvent(type, header, fields) as unknown as TypedEvent<T, F>;
 }

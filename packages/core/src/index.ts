@@ -14,7 +14,7 @@ export { RingBufferReader, type RecordHandler, type RingBufferOptions, type Ring
 export { libbpfVersion, numPossibleCpus } from './system.js';
 export { BpfPlugin, type RingBufferSpec } from './bpf-plugin.js';
 export { chooseVariant, type VariantChoice } from './variant.js';
-export { decodeHeader, headerNsPid, readCString, recordType, EVENT_HEADER_SIZE, type DecodeContext } from './decode.js';
+export { decodeHeader, recordEvent, headerNsPid, readCString, recordType, EVENT_HEADER_SIZE, type DecodeContext, type EventDraft } from './decode.js';
 export { bw_event_header as EVENT_HEADER_LAYOUT } from './generated/event-header.js';
 export { probeFeatures } from './probes.js';
 export { DockerContainerRegistry, type ContainerRegistryOptions } from './containers/registry.js';

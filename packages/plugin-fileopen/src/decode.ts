@@ -1,4 +1,4 @@
-import { BaseEvent, decodeHeader, readCString, type DecodeContext, type EventHeader, type TypedEvent } from '@boxwatch/core';
+import { readCString, recordEvent, type DecodeContext, type TypedEvent } from '@boxwatch/core';
 import { file_open_record as R } from './generated/layout.js';
 import { decodeOpenFlags, type OpenFlags } from './flags.js';
 
@@ -98,40 +98,15 @@ export function decodeFileOpen(view: DataView, off: number, len: number, ctx: De
   // A walk cut short holds the leaf end of the path: drop the leading '/' so it cannot be
   // mistaken for an absolute path.
   if (truncated && view.getUint8(off + R.offsets.source) === SRC_FILE && path.startsWith('/')) path = path.slice(1);
-  return new FileOpenRecordEvent(
-    decodeHeader(view, off, ctx),
-    path,
-    fsString(view, off + R.offsets.fs),
-    decodeOpenFlags(raw),
-    raw,
-    view.getUint32(off + R.offsets.mode, true),
-    // fd or -errno: the two 32-bit halves give the same number without a BigInt.
-    view.getInt32(off + R.offsets.ret + 4, true) * 0x1_0000_0000 + view.getUint32(off + R.offsets.ret, true),
-    truncated,
-  ) as unknown as FileOpenEvent;
-}
-
-/**
- * What createEvent('file.open', header, fields) builds (a BaseEvent with the fields as own
- * properties, in this order), with the fields set in the constructor: Object.assign of a fields
- * object made every event take the slow dictionary path (~150 ns per event).
- */
-class FileOpenRecordEvent extends BaseEvent {
-  path: string;
-  fs: string;
-  flags: OpenFlags;
-  raw_flags: number;
-  mode: number;
-  ret: number;
-  truncated: boolean;
-  constructor(header: EventHeader, path: string, fs: string, flags: OpenFlags, raw: number, mode: number, ret: number, truncated: boolean) {
-    super('file.open', header);
-    this.path = path;
-    this.fs = fs;
-    this.flags = flags;
-    this.raw_flags = raw;
-    this.mode = mode;
-    this.ret = ret;
-    this.truncated = truncated;
-  }
+  // The field order is FileOpenFields' (the JSON order).
+  const e = recordEvent<FileOpenEvent>('file.open', view, off, ctx);
+  e.path = path;
+  e.fs = fsString(view, off + R.offsets.fs);
+  e.flags = decodeOpenFlags(raw);
+  e.raw_flags = raw;
+  e.mode = view.getUint32(off + R.offsets.mode, true);
+  // fd or -errno: the two 32-bit halves give the same number without a BigInt.
+  e.ret = view.getInt32(off + R.offsets.ret + 4, true) * 0x1_0000_0000 + view.getUint32(off + R.offsets.ret, true);
+  e.truncated = truncated;
+  return e;
 }

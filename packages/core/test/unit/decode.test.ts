@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeHeader, EVENT_HEADER_LAYOUT as H, KernelClock, type ContainerInfo, type ContainerResolver } from '@boxwatch/core';
+import { createEvent, decodeHeader, EVENT_HEADER_LAYOUT as H, KernelClock, recordEvent, type ContainerInfo, type ContainerResolver, type TypedEvent } from '@boxwatch/core';
 
 function resolver(lookup: (id: bigint) => ContainerInfo | null): ContainerResolver {
   return { byCgroupId: lookup, find: () => null, list: () => [], details: () => null, byIp: () => null, cgroupIdOf: () => null, onChange: () => () => {} };
@@ -64,6 +64,22 @@ describe('decodeHeader', () => {
     expect(again.getTime()).toBe(a.getTime());
   });
 
+  it('gives every timestamp the Date of its own millisecond, through the shared-Date window', () => {
+    const clock = new KernelClock();
+    const t0 = process.hrtime.bigint();
+    fc.assert(
+      fc.property(fc.array(fc.bigInt({ min: -3_000_000n, max: 3_000_000n }), { minLength: 1, maxLength: 50 }), (deltas) => {
+        for (const d of deltas) {
+          const t = t0 + d;
+          const lo = Number(t & 0xffffffffn);
+          const hi = Number(t >> 32n);
+          // The reference: the conversion without the window (msFromParts), truncated to ms.
+          expect(clock.dateFromParts(lo, hi).getTime()).toBe(Math.trunc(clock.msFromParts(lo, hi)));
+        }
+      }),
+    );
+  });
+
   it('picks up a container that becomes known while records from it keep arriving', () => {
     let known = false;
     const ctx = { host: 'h', clock: new KernelClock(), containers: resolver(() => (known ? { id: 'late' } : null)) };
@@ -74,5 +90,32 @@ describe('decodeHeader', () => {
     let seen: ContainerInfo | null = null;
     for (let i = 0; i < 2048 && !seen; i++) seen = decodeHeader(buf, 0, ctx).container;
     expect(seen).toEqual({ id: 'late' });
+  });
+});
+
+describe('recordEvent', () => {
+  type Probe = TypedEvent<'test.probe', { seq: number; name: string }>;
+
+  it('builds the event createEvent(type, decodeHeader(...), fields) builds: same values, same keys in the same order, same JSON', () => {
+    const ctx = { host: 'h', clock: new KernelClock(), containers: resolver((id) => (id % 2n === 0n ? { id: `c${id}` } : null)) };
+    const buf = new DataView(new ArrayBuffer(H.size));
+    const comm = fc.string({ maxLength: 15, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-_0123456789'.split('')) });
+    fc.assert(
+      fc.property(
+        fc.record({ ts: fc.bigInt({ min: 0n, max: 2n ** 63n }), cgroup: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), tgid: fc.nat(), pid: fc.nat(), host: fc.boolean(), comm, seq: fc.nat(), name: fc.string() }),
+        (h) => {
+          writeHeader(buf, 0, { ...h, flags: h.host ? 1 : 0 });
+          const fast = recordEvent<Probe>('test.probe', buf, 0, ctx);
+          fast.seq = h.seq;
+          fast.name = h.name;
+          const reference = createEvent('test.probe', decodeHeader(buf, 0, ctx), { seq: h.seq, name: h.name });
+          expect(Object.keys(fast)).toEqual(Object.keys(reference));
+          expect(fast).toEqual(reference);
+          expect(JSON.stringify(fast)).toBe(JSON.stringify(reference));
+          expect(fast.ts).toBe(h.ts);
+          expect(fast.container).toEqual(h.host || h.cgroup % 2n === 1n ? null : { id: `c${h.cgroup}` });
+        },
+      ),
+    );
   });
 });
