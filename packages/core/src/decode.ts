@@ -37,11 +37,19 @@ let lastMemo: CgroupMemo | undefined;
 function containerOf(view: DataView, offset: number, ctx: DecodeContext): CgroupMemo {
   const lo = view.getUint32(offset + O.cgroup_id, true);
   const hi = view.getUint32(offset + O.cgroup_id + 4, true);
-  let m = ctx === lastCtx ? lastMemo : memos.get(ctx);
-  if (m && m.lo === lo && m.hi === hi && ++m.uses < REVALIDATE) return m;
-  const id = (BigInt(hi) << 32n) | BigInt(lo);
-  m = { lo, hi, id, container: ctx.containers.byCgroupId(id), uses: 0 };
-  memos.set(ctx, m);
+  // Kept this small so V8 inlines it into the decoder; the rest is memoFor.
+  const m = lastMemo;
+  if (ctx === lastCtx && m !== undefined && m.lo === lo && m.hi === hi && ++m.uses < REVALIDATE) return m;
+  return memoFor(ctx, lo, hi);
+}
+
+function memoFor(ctx: DecodeContext, lo: number, hi: number): CgroupMemo {
+  let m = memos.get(ctx);
+  if (!(m && m.lo === lo && m.hi === hi && ++m.uses < REVALIDATE)) {
+    const id = (BigInt(hi) << 32n) | BigInt(lo);
+    m = { lo, hi, id, container: ctx.containers.byCgroupId(id), uses: 0 };
+    memos.set(ctx, m);
+  }
   lastCtx = ctx;
   lastMemo = m;
   return m;
