@@ -153,6 +153,8 @@ async function runCollector(plugins: Userspace[], sinks: Sink[], extraFinal: () 
   const loadMs = performance.now() - t0;
   const states = Object.fromEntries(Object.entries(collector.stats().plugins).map(([k, v]) => [k, v.state + (v.error ? `: ${v.error}` : '')]));
   out({ ready: true, loadMs, plugins: states });
+  // SIGUSR2: the counts so far (the benchmark subtracts a warm-up phase).
+  process.on('SIGUSR2', () => out({ snapshot: { stats: collector.stats(), ...extraFinal() } }));
   onTerm(async () => {
     const before = collector.stats();
     const t = performance.now();
