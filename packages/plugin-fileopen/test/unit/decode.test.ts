@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { EVENT_HEADER_LAYOUT as H, KernelClock, type ContainerResolver } from '@boxwatch/core';
+import { createEvent, decodeHeader, EVENT_HEADER_LAYOUT as H, KernelClock, type ContainerResolver } from '@boxwatch/core';
 import { decodeFileOpen, decodeOpenFlags, isWriteOpen } from '@boxwatch/plugin-fileopen';
 import { file_open_record as R } from '../../src/generated/layout.js';
 
@@ -68,6 +68,11 @@ describe('decodeFileOpen', () => {
     });
     expect(e.flags).toEqual({ read: true, write: false, create: false, trunc: false, append: false, excl: false, directory: false, cloexec: true, nofollow: false, tmpfile: false });
     expect(e.toJSON()).toMatchObject({ path: '/etc/shadow', ret: 3, flags: { read: true } });
+    // The same event as the generic path builds: same keys in the same order (the JSON order).
+    const { path, fs, flags, raw_flags, mode, ret, truncated } = e;
+    const generic = createEvent('file.open', decodeHeader(v, 8, ctx), { path, fs, flags, raw_flags, mode, ret, truncated });
+    expect(Object.keys(e)).toEqual(Object.keys(generic));
+    expect(JSON.stringify(e)).toBe(JSON.stringify(generic));
   });
 
   it('a truncated walk loses its leading slash; a truncated argument keeps it', () => {
