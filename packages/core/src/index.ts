@@ -1,6 +1,6 @@
 export * from './errors.js';
 export * from './event.js';
-export { stringifyEvent, type StringifyEventOptions } from './event-json.js';
+export { eventText, stringifyEvent, type EventText, type StringifyEventOptions } from './event-json.js';
 export * from './sink.js';
 export * from './plugin.js';
 export * from './logger.js';

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { IEvent } from '../event.js';
-import { stringifyEvent } from '../event-json.js';
+import { eventText } from '../event-json.js';
 import { emptySinkStats, type Sink, type SinkStats } from '../sink.js';
 
 export interface StreamSinkOptions {
@@ -29,6 +29,7 @@ abstract class StreamSink implements Sink {
   private readonly counters: SinkStats = emptySinkStats();
   private closed = false;
   private pending = '';
+  private pendingAscii = true;
   private pendingLines = 0;
   private flushScheduled = false;
 
@@ -40,7 +41,8 @@ abstract class StreamSink implements Sink {
     });
   }
 
-  protected abstract format(event: IEvent): string;
+  /** The event's line; `ascii` when it is known to be all ASCII (see handOver). */
+  protected abstract format(event: IEvent): { text: string; ascii: boolean };
 
   write(event: IEvent): void {
     this.counters.received++;
@@ -48,7 +50,9 @@ abstract class StreamSink implements Sink {
       this.counters.dropped++;
       return;
     }
-    this.pending += this.format(event);
+    const line = this.format(event);
+    this.pending += line.text;
+    this.pendingAscii &&= line.ascii;
     this.pendingLines++;
     if (this.pending.length >= CHUNK_CHARS) this.handOver();
     else if (!this.flushScheduled) {
@@ -64,14 +68,18 @@ abstract class StreamSink implements Sink {
   private handOver(): void {
     if (this.pendingLines === 0) return;
     const text = this.pending;
+    const ascii = this.pendingAscii;
     const lines = this.pendingLines;
     this.pending = '';
+    this.pendingAscii = true;
     this.pendingLines = 0;
     if (this.stream.destroyed) {
       this.counters.dropped += lines;
       return;
     }
-    this.stream.write(text);
+    // An ASCII chunk's UTF-8 bytes are its Latin-1 bytes: encoding it as Latin-1 skips Node's UTF-8
+    // pass, which cost more per event than building the JSON (~0.9 ns per byte).
+    this.stream.write(ascii ? Buffer.from(text, 'latin1') : text);
     this.counters.delivered += lines;
   }
 
@@ -95,15 +103,17 @@ abstract class StreamSink implements Sink {
 /** One JSON object per line (the wire form of IEvent.toJSON()). */
 export class NdjsonSink extends StreamSink {
   readonly name = 'ndjson';
-  protected format(event: IEvent): string {
-    return `${stringifyEvent(event)}\n`;
+  protected format(event: IEvent): { text: string; ascii: boolean } {
+    const t = eventText(event);
+    t.text += '\n';
+    return t;
   }
 }
 
 /** A short human-readable line per event, for terminals. */
 export class PrettySink extends StreamSink {
   readonly name = 'pretty';
-  protected format(event: IEvent): string {
+  protected format(event: IEvent): { text: string; ascii: boolean } {
     const j = event.toJSON();
     const { schema: _s, type, time, ts: _ts, host: _h, container, cgroupId: _c, pid, tid: _t, comm, ...fields } = j as Record<string, unknown>;
     const c = container as { name?: string; id: string } | null;
@@ -111,6 +121,6 @@ export class PrettySink extends StreamSink {
     const detail = Object.entries(fields)
       .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
       .join(' ');
-    return `${String(time).slice(11, 23)} ${String(type).padEnd(16)} ${where.padEnd(20)} ${String(comm)}[${String(pid)}] ${detail}\n`;
+    return { text: `${String(time).slice(11, 23)} ${String(type).padEnd(16)} ${where.padEnd(20)} ${String(comm)}[${String(pid)}] ${detail}\n`, ascii: false };
   }
 }

@@ -1,6 +1,7 @@
 import { PassThrough, Writable } from 'node:stream';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createEvent, NdjsonSink, type EventHeader } from '@boxwatch/core';
+import { createEvent, eventText, NdjsonSink, stringifyEvent, type EventHeader } from '@boxwatch/core';
 
 const header: EventHeader = { time: new Date('2026-11-28T10:00:00.000Z'), ts: 1n, host: 'h', container: null, cgroupId: 0n, pid: 1, tid: 1, comm: 'sh' };
 const ev = (n: number) => createEvent('t.n', header, { n, pad: 'x'.repeat(100) });
@@ -46,5 +47,43 @@ describe('NdjsonSink', () => {
     stalled.destroy();
     sink.write(ev(N));
     expect(sink.stats()).toMatchObject({ received: N + 1, dropped: s.dropped + 1 });
+  });
+
+  it('writes exactly the UTF-8 bytes of JSON.stringify per line, for ASCII and non-ASCII lines in one chunk', async () => {
+    // Latin-1 range, BMP, astral, a lone surrogate, control characters, in values, keys, comm, host, container.
+    const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('é', '€', '😀', '\ud800', 'a\u0000"\\'));
+    const event = fc.record({ value: text, key: fc.oneof(fc.constant('v'), text), comm: fc.oneof(fc.constant('sh'), text), host: fc.oneof(fc.constant('h'), text), name: fc.oneof(fc.constant('web'), text) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 20 }), async (specs) => {
+        const events = specs.map((x, i) =>
+          createEvent('t.u', { ...header, comm: x.comm, host: x.host, container: { id: 'c'.repeat(64), name: x.name } }, { n: i, [x.key === 'n' ? 'v' : x.key]: x.value }),
+        );
+        const out = new PassThrough();
+        const chunks: Buffer[] = [];
+        out.on('data', (c: Buffer) => chunks.push(c));
+        const sink = new NdjsonSink({ stream: out });
+        for (const e of events) sink.write(e);
+        await sink.flush();
+        await new Promise((r) => setImmediate(r));
+        expect(Buffer.concat(chunks).equals(Buffer.from(events.map((e) => `${JSON.stringify(e)}\n`).join(''), 'utf8'))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('eventText', () => {
+  it('is stringifyEvent\'s text, says ASCII only of ASCII text, and says it of events made of ASCII', () => {
+    const isAscii = (s: string) => /^[\x00-\x7f]*$/.test(s);
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' })), fc.oneof(fc.string(), fc.string({ unit: 'binary' })), (value, comm) => {
+        const e = createEvent('t.u', { ...header, comm }, { value, list: [value, 1], nested: { value } });
+        const t = eventText(e);
+        expect(t.text).toBe(stringifyEvent(e));
+        if (t.ascii) expect(isAscii(t.text)).toBe(true);
+        if (isAscii(value) && isAscii(comm)) expect(t.ascii).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
