@@ -15,14 +15,18 @@ function writeHeader(v: DataView, off: number, h: { ts: bigint; cgroup: bigint; 
   for (let i = 0; i < 16; i++) v.setUint8(off + H.offsets.comm + i, i < h.comm.length ? h.comm.charCodeAt(i) : 0);
 }
 
+// Arbitrary record headers, and a context whose resolver knows the even cgroup ids.
+const commArb = fc.string({ maxLength: 15, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz:[]-_0123456789'.split('')) });
+const headerArb = { ts: fc.bigInt({ min: 0n, max: 2n ** 63n }), cgroup: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), tgid: fc.nat(), pid: fc.nat(), host: fc.boolean(), comm: commArb };
+const evenCgroupsKnown = () => ({ host: 'h', clock: new KernelClock(), containers: resolver((id) => (id % 2n === 0n ? { id: `c${id}` } : null)) });
+
 describe('decodeHeader', () => {
   it('decodes every field of arbitrary headers, through the comm and cgroup caches', () => {
-    const ctx = { host: 'h', clock: new KernelClock(), containers: resolver((id) => (id % 2n === 0n ? { id: `c${id}` } : null)) };
+    const ctx = evenCgroupsKnown();
     const buf = new DataView(new ArrayBuffer(H.size));
-    const comm = fc.string({ maxLength: 15, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz:[]-_0123456789'.split('')) });
     fc.assert(
       fc.property(
-        fc.record({ ts: fc.bigInt({ min: 0n, max: 2n ** 63n }), cgroup: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), tgid: fc.nat(), pid: fc.nat(), host: fc.boolean(), comm }),
+        fc.record(headerArb),
         (h) => {
           writeHeader(buf, 0, { ...h, flags: h.host ? 1 : 0 });
           const d = decodeHeader(buf, 0, ctx);
@@ -97,12 +101,11 @@ describe('recordEvent', () => {
   type Probe = TypedEvent<'test.probe', { seq: number; name: string }>;
 
   it('builds the event createEvent(type, decodeHeader(...), fields) builds: same values, same keys in the same order, same JSON', () => {
-    const ctx = { host: 'h', clock: new KernelClock(), containers: resolver((id) => (id % 2n === 0n ? { id: `c${id}` } : null)) };
+    const ctx = evenCgroupsKnown();
     const buf = new DataView(new ArrayBuffer(H.size));
-    const comm = fc.string({ maxLength: 15, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-_0123456789'.split('')) });
     fc.assert(
       fc.property(
-        fc.record({ ts: fc.bigInt({ min: 0n, max: 2n ** 63n }), cgroup: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), tgid: fc.nat(), pid: fc.nat(), host: fc.boolean(), comm, seq: fc.nat(), name: fc.string() }),
+        fc.record({ ...headerArb, seq: fc.nat(), name: fc.string() }),
         (h) => {
           writeHeader(buf, 0, { ...h, flags: h.host ? 1 : 0 });
           const fast = recordEvent<Probe>('test.probe', buf, 0, ctx);
