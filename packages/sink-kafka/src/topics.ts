@@ -44,5 +44,16 @@ export function topicsFor(prefix: string, families: readonly string[] = EVENT_FA
  * instance that owns that partition sees the container's whole story.
  */
 export function messageKey(event: Pick<IEvent, 'host' | 'container'>): string {
-  return `${event.host}/${event.container?.id ?? 'host'}`;
+  const id = event.container?.id ?? 'host';
+  // The key of the last event is reused while host and id stay the same (events come in runs from
+  // one container): a new string per event cost a hash for the queue's Map lookup each time.
+  if (event.host !== lastKeyHost || id !== lastKeyId) {
+    lastKeyHost = event.host;
+    lastKeyId = id;
+    lastKey = `${event.host}/${id}`;
+  }
+  return lastKey;
 }
+let lastKeyHost = '';
+let lastKeyId = '';
+let lastKey = '/'; // the key of host '' and id '', so the initial state is a valid memo
