@@ -28,8 +28,15 @@ export interface RingBufferStats {
   wakeups: number;
   /** Drains that hit the slice budget and continued on the next event-loop turn. */
   slicesDeferred: number;
-  /** Records the kernel could not reserve (buffer full), summed over CPUs. */
+  /** Records the kernel could not reserve, summed over CPUs. */
   lost: number;
+  /**
+   * Those of `lost` for which the buffer still had room (checked right after the failure): lost
+   * to the reserve itself failing (lock contention), not to a slow consumer. Approximate: a drain
+   * between failure and check counts a full-buffer loss here. 0 for objects built before the
+   * counter had this slot.
+   */
+  lostWithRoom: number;
   /** Records whose handler threw. */
   decodeErrors: number;
 }
@@ -114,13 +121,21 @@ export class RingBufferReader {
 
   /** Records lost in the kernel (reserve failed), summed over CPUs. */
   lost(): number {
-    const per = this.options.lostCounter?.lookupPerCpu(0);
+    return this.lostSlot(0);
+  }
+
+  /** Slot `slot` of the per-CPU lost counter (BW_LOST_ALL, BW_LOST_WITH_ROOM), summed over CPUs. */
+  private lostSlot(slot: number): number {
+    const counter = this.options.lostCounter;
+    if (!counter || slot >= counter.maxEntries) return 0;
+    const per = counter.lookupPerCpu(slot);
     return per ? Number(per.reduce((a, b) => a + b, 0n)) : 0;
   }
 
   stats(): RingBufferStats {
     const s = this.handle?.stats() ?? { records: 0, batches: 0, wakeups: 0, slicesDeferred: 0 };
-    return { ...s, lost: this.handle ? this.lost() : 0, decodeErrors: this.decodeErrors };
+    const live = this.handle !== null;
+    return { ...s, lost: live ? this.lost() : 0, lostWithRoom: live ? this.lostSlot(1) : 0, decodeErrors: this.decodeErrors };
   }
 
   /** Stop and free; idempotent. Does not drain (call drain() first to get the last records). */

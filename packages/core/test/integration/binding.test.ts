@@ -116,6 +116,8 @@ describe('ring buffer', () => {
     expect(lost).toBeGreaterThan(0);
     expect(received).toBeGreaterThan(0);
     expect(received + lost).toBe(sent);
+    // The consumer was paused: every loss was to a full buffer, none "with room".
+    expect(rb.stats()).toMatchObject({ lost, lostWithRoom: 0 });
   });
 
   it('drains in bounded slices so a fast producer cannot starve the event loop', async () => {
