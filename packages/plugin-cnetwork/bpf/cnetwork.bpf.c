@@ -54,11 +54,8 @@ const volatile u32 host_netns_ino = 0;
 /* Report host sockets too (debugging / --network=host containers). */
 const volatile bool include_host = false;
 
-/* 2 MiB: a connection costs about four records (connect, accept, the two flow ends). At ~25k
- * connections/s on a saturated 2-CPU machine the agent's event loop was not scheduled for up to
- * ~100 ms at a time (its JS thread was 80 % idle; the workload and network softirqs held the
- * CPUs), and a 256 KiB ring lost records in one round of five of the connection-rate benchmark. */
-BW_RINGBUF(cnetwork_events, 2 * 1024 * 1024);
+/* The size is set at load from the ringBufferBytes option (default 4 MiB). */
+BW_RINGBUF(cnetwork_events, 256 * 1024);
 
 /* Banned address pairs: (local, remote) → rule number. Both orders are inserted by userspace. */
 struct {
