@@ -7,6 +7,8 @@
  * The hot path (`msFromParts`) works on the two 32-bit halves of the timestamp in doubles: BigInt
  * arithmetic per event cost more than the rest of header decoding together.
  */
+const EDGE_NS = 1000;
+
 export class KernelClock {
   /** wall-clock ms minus monotonic ms */
   private offsetMs = 0;
@@ -47,7 +49,10 @@ export class KernelClock {
   dateFromParts(lo: number, hi: number): Date {
     // Exact below 2^53 ns (104 days of uptime); past that the error is a few ns, far below 1 ms.
     const ns = hi * 4294967296 + lo;
-    if (ns >= this.windowStartNs && ns < this.windowEndNs) return this.lastDate;
+    // The window is answered only 1 µs away from its edges: msFromParts' sum is exact to ~250 ns
+    // at today's epoch ms, so near an edge only it decides (the answer depends on the timestamp
+    // alone, not on which window the previous record left).
+    if (ns >= this.windowStartNs + EDGE_NS && ns < this.windowEndNs - EDGE_NS) return this.lastDate;
     return this.newDate(lo, hi);
   }
 

@@ -94,7 +94,7 @@ function generalJSON(v: unknown): string {
 
 // The decimal text of the last cgroup id (events come in runs from one container).
 let lastCgroupId = -1n;
-let lastCgroupText = '';
+let lastCgroupText = '-1'; // the text of the initial lastCgroupId, so the memo is valid from the start
 
 function cgroupText(id: bigint): string {
   if (id !== lastCgroupId) {

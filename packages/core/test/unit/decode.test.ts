@@ -69,10 +69,12 @@ describe('decodeHeader', () => {
   });
 
   it('gives every timestamp the Date of its own millisecond, through the shared-Date window', () => {
-    const clock = new KernelClock();
     const t0 = process.hrtime.bigint();
     fc.assert(
       fc.property(fc.array(fc.bigInt({ min: -3_000_000n, max: 3_000_000n }), { minLength: 1, maxLength: 50 }), (deltas) => {
+        // A fresh clock per run: its offset is refreshed only after 4,096 conversions, so the
+        // reference below and dateFromParts use the same offset.
+        const clock = new KernelClock();
         for (const d of deltas) {
           const t = t0 + d;
           const lo = Number(t & 0xffffffffn);
@@ -81,7 +83,37 @@ describe('decodeHeader', () => {
           expect(clock.dateFromParts(lo, hi).getTime()).toBe(Math.trunc(clock.msFromParts(lo, hi)));
         }
       }),
+      { numRuns: 300 },
     );
+  });
+
+  it('gives timestamps within a microsecond of a millisecond edge the Date of their own millisecond, whatever window came before', () => {
+    const parts = (t: bigint): [number, number] => [Number(t & 0xffffffffn), Number(t >> 32n)];
+    fc.assert(
+      fc.property(fc.integer({ min: -1500, max: 1500 }), fc.boolean(), (jitter, fromBelow) => {
+        const clock = new KernelClock();
+        const t0 = process.hrtime.bigint();
+        const ms0 = clock.msFromParts(...parts(t0));
+        // Where msFromParts moves to the next millisecond (to within its rounding), near t0.
+        const edge = t0 + BigInt(Math.ceil((Math.ceil(ms0) - ms0) * 1e6));
+        // A record in the middle of the millisecond below or above sets the shared-Date window.
+        clock.dateFromParts(...parts(fromBelow ? edge - 500_000n : edge + 500_000n));
+        const t = parts(edge + BigInt(jitter));
+        expect(clock.dateFromParts(...t).getTime()).toBe(Math.trunc(clock.msFromParts(...t)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('decodes the same cgroup id through two contexts with their own resolvers', () => {
+    const a = { host: 'a', clock: new KernelClock(), containers: resolver(() => ({ id: 'from-a' })) };
+    const b = { host: 'b', clock: new KernelClock(), containers: resolver(() => ({ id: 'from-b' })) };
+    const buf = new DataView(new ArrayBuffer(H.size));
+    writeHeader(buf, 0, { ts: 1n, cgroup: 5n, tgid: 1, pid: 1, flags: 0, comm: 'sh' });
+    for (let i = 0; i < 3; i++) {
+      expect(decodeHeader(buf, 0, a).container).toEqual({ id: 'from-a' });
+      expect(decodeHeader(buf, 0, b).container).toEqual({ id: 'from-b' });
+    }
   });
 
   it('picks up a container that becomes known while records from it keep arriving', () => {
