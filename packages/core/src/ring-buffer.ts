@@ -32,9 +32,11 @@ export interface RingBufferStats {
   lost: number;
   /**
    * Those of `lost` for which the buffer still had room (checked right after the failure): lost
-   * to the reserve itself failing (lock contention), not to a slow consumer. Approximate: a drain
-   * between failure and check counts a full-buffer loss here. 0 for objects built before the
-   * counter had this slot.
+   * to the reserve itself failing (its lock given up under contention, an NMI's trylock, a record
+   * still being written a whole ring back), not to a slow consumer. Approximate: a drain between
+   * failure and check counts a full-buffer loss here. Only BW_RESERVE fills it: losses counted
+   * with BW_COUNT_LOST (bpf_ringbuf_output failures, other drop paths) are in `lost` alone. 0 for
+   * objects built before the counter had this slot.
    */
   lostWithRoom: number;
   /** Records whose handler threw. */

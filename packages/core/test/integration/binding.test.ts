@@ -116,7 +116,9 @@ describe('ring buffer', () => {
     expect(lost).toBeGreaterThan(0);
     expect(received).toBeGreaterThan(0);
     expect(received + lost).toBe(sent);
-    // The consumer was paused: every loss was to a full buffer, none "with room".
+    // The consumer was paused: every loss was to a full buffer, none "with room" (the counter has
+    // its second slot, so 0 is a count, not the fallback for one-slot objects).
+    expect(o.maps().find((m) => m.name === 'small_events_lost')?.maxEntries).toBe(2);
     expect(rb.stats()).toMatchObject({ lost, lostWithRoom: 0 });
   });
 

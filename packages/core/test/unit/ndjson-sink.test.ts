@@ -55,8 +55,10 @@ describe('NdjsonSink', () => {
     const event = fc.record({ value: text, key: fc.oneof(fc.constant('v'), text), comm: fc.oneof(fc.constant('sh'), text), host: fc.oneof(fc.constant('h'), text), name: fc.oneof(fc.constant('web'), text) });
     await fc.assert(
       fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 20 }), async (specs) => {
+        // Containers from a small pool, so later events take the cached container text.
+        const pool = specs.slice(0, 3).map((x, i) => ({ id: String(i).repeat(64), name: x.name }));
         const events = specs.map((x, i) =>
-          createEvent('t.u', { ...header, comm: x.comm, host: x.host, container: { id: 'c'.repeat(64), name: x.name } }, { n: i, [x.key === 'n' ? 'v' : x.key]: x.value }),
+          createEvent('t.u', { ...header, comm: x.comm, host: x.host, container: pool[i % pool.length]! }, { n: i, [x.key === 'n' ? 'v' : x.key]: x.value }),
         );
         const out = new PassThrough();
         const chunks: Buffer[] = [];
@@ -76,12 +78,15 @@ describe('eventText', () => {
   it('is stringifyEvent\'s text, says ASCII only of ASCII text, and says it of events made of ASCII', () => {
     const isAscii = (s: string) => /^[\x00-\x7f]*$/.test(s);
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' })), fc.oneof(fc.string(), fc.string({ unit: 'binary' })), (value, comm) => {
-        const e = createEvent('t.u', { ...header, comm }, { value, list: [value, 1], nested: { value } });
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' })), fc.oneof(fc.string(), fc.string({ unit: 'binary' })), fc.oneof(fc.string(), fc.string({ unit: 'binary' })), (value, comm, name) => {
+        const container = { id: 'd'.repeat(64), name };
+        const e = createEvent('t.u', { ...header, comm, container }, { value, list: [value, 1], nested: { value } });
         const t = eventText(e);
         expect(t.text).toBe(stringifyEvent(e));
         if (t.ascii) expect(isAscii(t.text)).toBe(true);
-        if (isAscii(value) && isAscii(comm)) expect(t.ascii).toBe(true);
+        if (isAscii(value) && isAscii(comm) && isAscii(name)) expect(t.ascii).toBe(true);
+        // Again, now from the cached container text.
+        expect(eventText(e)).toEqual(t);
       }),
       { numRuns: 1000 },
     );

@@ -135,12 +135,14 @@ static __always_inline void bw_fill_header_btf(struct bw_event_header *h, u16 ty
 
 #define BW_WAKEUP_FRACTION 4
 
-/* Slots of `name_lost`: [BW_LOST_ALL] every record that could not be reserved;
- * [BW_LOST_WITH_ROOM] those of them for which the buffer still had room for the record when
- * checked right after the failure. Those were not lost to a slow consumer but to the reserve
- * itself failing (since 6.15 the buffer's lock is a resilient spinlock that gives up under
- * contention or on a suspected deadlock). A consumer drain between the failure and the check can
- * move a few full-buffer losses into this slot: it is a diagnosis, not an exact split. */
+/* Slots of `name_lost`: [BW_LOST_ALL] every lost record; [BW_LOST_WITH_ROOM] those of them that
+ * BW_RESERVE could not reserve although the buffer had room for the record when checked right
+ * after the failure. Those were not lost to a slow consumer but to the reserve itself failing
+ * (since 6.15 the buffer's lock is a resilient spinlock that gives up under contention or on a
+ * suspected deadlock; in NMI context the lock is only tried; a record still being written a
+ * whole ring back blocks reserves too). A consumer drain between the failure and the check can
+ * move a few full-buffer losses into this slot: it is a diagnosis, not an exact split.
+ * BW_COUNT_LOST (bpf_ringbuf_output failures and other drop paths) counts in slot 0 only. */
 #define BW_LOST_ALL 0
 #define BW_LOST_WITH_ROOM 1
 
