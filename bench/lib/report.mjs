@@ -130,7 +130,7 @@ export function renderMarkdown(r) {
         `Connection rate: \`bench/net/conns.c\` opens and closes ${fmt(cr.params.connectionsPerRound)} TCP connections per round from a client container to a server container (${cr.params.threads} threads); each is one net.connect (client) and one net.accept (server), counted per container. The agent first sees a burst of a tenth as many connections; its counts start from a snapshot after it (SIGUSR2), and what it lost in the burst is its own column. Baseline without the plugin: ${mm(cr.baselineConnectionsPerSec)} connections/s.`,
         '',
       );
-      L.push('| connections/s with cnetwork | vs without (ratio) | net.connect + net.accept events/s | events missing (expected − delivered) | lost in the kernel | lost in the warm-up burst | agent CPU ns/event |', '|---|---|---|---|---|---|---|');
+      L.push('| connections/s with cnetwork | vs without (ratio) | net.connect + net.accept events/s | events missing (expected − delivered, warm-up included) | lost in the kernel | lost in the warm-up burst | agent CPU ns/event |', '|---|---|---|---|---|---|---|');
       L.push(`| ${mm(cr.connectionsPerSec)} | ${mmx(cr.rateRatio)} | ${mm(cr.eventsPerSec)} | ${mmMax(cr.missingEvents)} | ${mmMax(cr.lost)} | ${cr.warmupLost ? mmMax(cr.warmupLost) : 'not measured'} | ${mm(cr.agentCpuNsPerEvent)} |`, '');
     }
   }

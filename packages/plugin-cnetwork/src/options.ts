@@ -19,7 +19,7 @@ export interface CNetworkOptions {
    * Size of the event ring buffer in bytes (power of two, >= 64 KiB; default 4 MiB). A banned pair
    * produces a record per send and per receive, a connection about four records: size it for the
    * burst the drain must absorb. With 1 MiB, ~25k connections/s on a saturated 2-CPU machine filled
-   * the buffer in about one benchmark round in five (full-buffer losses, none with room: gaps
+   * the buffer in about one benchmark round in six (full-buffer losses, none with room: gaps
    * between drains of ~100 ms); with 4 MiB none in fifteen.
    */
   ringBufferBytes?: number;
