@@ -149,8 +149,12 @@ describe('kernel STIDE vs userspace STIDE on a real container', () => {
     const added = new KernelStideModel().finish(vKern);
     kernPlugin.addKnownNgrams(image, added);
     vKern.threshold = vUser.threshold;
+    // The normal run's alert count is not asserted, only that both paths agree on it: its
+    // mismatches are drawn from the same distribution as the validation runs', so it exceeds their
+    // maximum (the threshold) with probability about 1/(VALIDATE_RUNS+1) (a real shell's runs differ
+    // by 0-20 n-grams; CI saw it). False alerts on normal workloads are measured by the evaluation.
     for (const [label, script, alerts] of [
-      ['normal', NORMAL, 0],
+      ['normal', NORMAL, null],
       ['anomaly', `${NORMAL}; ${ANOMALY}; ${NORMAL}`, 1],
     ] as const) {
       const d = await run(script);
@@ -162,7 +166,7 @@ describe('kernel STIDE vs userspace STIDE on a real container', () => {
       console.log(`${label}: ${d.seq.reduce((a, e) => a + e.syscalls.length, 0)} syscalls, ${d.seq.length} seq records vs ${d.mismatches.length} mismatch records; alerts userspace ${u.length}, kernel replay ${replay.length}, kernel live ${live.length}`);
       expect(summary(replay)).toEqual(summary(u));
       expect(live.length).toBe(u.length);
-      expect(u.length).toBe(alerts);
+      if (alerts !== null) expect(u.length).toBe(alerts);
     }
     expect(userPlugin.stats().lost).toBe(0);
     expect(kernPlugin.stats().lost).toBe(0);
