@@ -50,9 +50,9 @@ async function withContainer(fn, cmd, extra) {
 
 /**
  * Run `workload` with a consumer process attached; measure the consumer's CPU over the workload.
- * With `warmup`, the consumer first sees that workload and the figures count from a snapshot taken
- * after it (SIGUSR2): steady state, not a cold JIT in its first milliseconds. What it lost during
- * the warm-up is returned as `warmupLost`.
+ * With `warmup`, the consumer first sees that workload and its counts after it (SIGUSR2) are
+ * returned as `snapshot`, for the caller to count the steady state from (not a cold JIT in its
+ * first milliseconds); see measuredDelivery.
  */
 async function measured(consumer, workload, warmup = null) {
   const p = consumer ? await consumer() : null;
@@ -68,14 +68,21 @@ async function measured(consumer, workload, warmup = null) {
     await sleep(60); // > one 10 ms drain interval: everything produced is consumed
     const cpu1 = p ? cpuNs(p.pid) : null;
     const mem = p ? rssKb(p.pid) : null;
-    let final = p ? await p.stop() : null;
-    // The delivery consumers' counts are subtracted here; other callers subtract theirs from `snapshot`.
-    if (final && snap && 'records' in snap) final = { ...final, records: Number(final.records) - Number(snap.records), lost: Number(final.lost) - Number(snap.lost), warmupLost: Number(snap.lost) };
+    const final = p ? await p.stop() : null;
+    // Callers subtract the snapshot from `final` themselves: what is counted differs per consumer.
     return { secs, cpuNs: p ? cpu1.ns - cpu0.ns : 0, cpuTicksNs: p ? cpu1.ticksNs - cpu0.ticksNs : 0, rssKb: mem?.rss, hwmKb: mem?.hwm, final, snapshot: snap, ready: p?.ready };
   } catch (err) {
     p?.kill();
     throw err;
   }
+}
+
+/** measured() for the delivery consumers: `final` counts records and losses from the warm-up snapshot on. */
+async function measuredDelivery(consumer, workload, warmup) {
+  const m = await measured(consumer, workload, warmup);
+  const { final, snapshot: snap } = m;
+  if (!final || !snap) return m;
+  return { ...m, final: { ...final, records: Number(final.records) - Number(snap.records), lost: Number(final.lost) - Number(snap.lost), warmupLost: Number(snap.lost) } };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -100,7 +107,7 @@ async function delivery(built) {
     const warmup = () => timedExec(c.name, parallel(ddLoop(N / 10), PAR));
     for (let r = 0; r < REPS; r++) {
       for (const k of rotated(names, r)) {
-        const m = await measured(consumers[k], () => timedExec(c.name, parallel(ddLoop(N), PAR)), warmup);
+        const m = await measuredDelivery(consumers[k], () => timedExec(c.name, parallel(ddLoop(N), PAR)), warmup);
         runs[k].push(m);
         log(`delivery round ${r + 1}/${REPS} ${k}: ${m.secs.toFixed(3)} s${m.final ? `, ${m.final.records} records, lost ${m.final.lost}, cpu ${(m.cpuNs / 1e6).toFixed(0)} ms` : ''}`);
       }
@@ -169,7 +176,7 @@ async function lossFreeSweep(c, consumers, saturated, warmup) {
     for (let r = 0; r < reps; r++) {
       for (const k of rotated(names, r)) {
         let paced = null;
-        const m = await measured(
+        const m = await measuredDelivery(
           consumers[k],
           () => {
             paced = JSON.parse(sh('docker', ['exec', c.name, '/pace', String(offered), String(total), String(PAR)]).trim().split('\n').pop());
