@@ -17,6 +17,17 @@
 // fd is "readable" whenever any record is unconsumed: level-triggered polling would turn the
 // timer's batching into a busy loop of tiny batches under a steady producer.
 //
+// Staging (the default): a native drain thread copies committed records out of the kernel's ring
+// into a larger userspace buffer (also mapped twice, so records stay contiguous, in the kernel's own
+// framing) and gives the kernel its space back at once; JS then reads the staging buffer exactly as
+// it would read the ring. Copying costs the thread ~10-20 ns per record, but the kernel ring's
+// headroom no longer depends on the JS thread: a garbage collection, a long handler or a busy
+// detector on the JS thread used to leave the ring undrained for milliseconds, and records were
+// lost although the consumer kept up on average. With the staging buffer full the thread stops
+// copying (records wait in the kernel ring, and the kernel counts what it then cannot reserve), and
+// JS wakes it through an eventfd once it has freed space. stagingBytes = 0 reads in place on the
+// JS thread (no thread, less CPU per record).
+//
 // Bounded work per loop turn: a drain is a slice of at most maxRecordsPerSlice records (a producer
 // that outpaces a slow handler must not starve timers and I/O); the rest continues on the next
 // loop turn. A batch holds at most 1/16 of the ring, so the space JS is still reading stays small.
@@ -28,7 +39,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <sys/eventfd.h>
+
 #include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "common.h"
 
@@ -60,6 +77,9 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     drain_ms_ = opts.Get("drainMs").As<Napi::Number>().Uint32Value();
     if (opts.Has("maxRecordsPerSlice")) slice_limit_ = opts.Get("maxRecordsPerSlice").As<Napi::Number>().Uint32Value();
     if (slice_limit_ == 0) slice_limit_ = 1;
+    // stagingBytes: absent = default (the larger of 4 MiB and the ring), 0 = read in place.
+    int64_t staging = -1;
+    if (opts.Has("stagingBytes") && opts.Get("stagingBytes").IsNumber()) staging = opts.Get("stagingBytes").As<Napi::Number>().Int64Value();
 
     struct bpf_map_info map_info = {};
     uint32_t info_len = sizeof(map_info);
@@ -67,7 +87,6 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     if (map_info.type != BPF_MAP_TYPE_RINGBUF) ThrowErrno(env, "ring buffer: map is not BPF_MAP_TYPE_RINGBUF", EINVAL);
     size_ = map_info.max_entries;
     page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    batch_bytes_limit_ = size_ / 16 < 4096 ? 4096 : size_ / 16;
 
     // Our own fd: the map's fd belongs to the BpfObject, which may close it before us.
     fd_ = fcntl(map_fd, F_DUPFD_CLOEXEC, 0);
@@ -88,16 +107,41 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     ev.events = EPOLLIN | EPOLLET;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd_, &ev) != 0) Fail(env, "epoll_ctl ring buffer");
 
+    // What JS reads: the kernel's ring itself, or the staging buffer the drain thread fills.
+    src_cons_ = consumer_pos_;
+    src_prod_ = producer_pos_;
+    src_data_ = data_;
+    src_size_ = size_;
+    if (staging != 0) {
+      uint64_t want = staging > 0 ? static_cast<uint64_t>(staging) : (size_ > kDefaultStaging ? size_ : kDefaultStaging);
+      if ((want & (want - 1)) != 0 || want < page_ || want > (1ull << 31)) {
+        Teardown();
+        throw Napi::RangeError::New(env, "ring buffer: stagingBytes must be 0 or a power of two between the page size and 2 GiB");
+      }
+      MapStaging(env, want);
+      src_cons_ = &staging_cons_;
+      src_prod_ = &staging_prod_;
+      src_data_ = staging_;
+      src_size_ = staging_size_;
+    }
+    batch_bytes_limit_ = src_size_ / 16 < 4096 ? 4096 : src_size_ / 16;
+
     // No finalizer: the mapping is ours and is unmapped in Teardown, after the buffer is detached
     // (a view JS kept past close then throws instead of reading unmapped memory).
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, data_, 2 * static_cast<size_t>(size_));
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, src_data_, 2 * static_cast<size_t>(src_size_));
     buffer_ = Napi::Persistent(ab);
 
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
-    poll_ = new uv_poll_t;
-    uv_poll_init(loop, poll_, epoll_fd_);
-    poll_->data = this;
+    if (staging_) {
+      async_ = new uv_async_t;
+      uv_async_init(loop, async_, &RingBuffer::OnAsync);
+      async_->data = this;
+    } else {
+      poll_ = new uv_poll_t;
+      uv_poll_init(loop, poll_, epoll_fd_);
+      poll_->data = this;
+    }
     timer_ = new uv_timer_t;
     uv_timer_init(loop, timer_);
     timer_->data = this;
@@ -105,6 +149,10 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     uv_timer_init(loop, again_);
     again_->data = this;
     Start();
+    if (staging_) {
+      thread_ = std::thread(&RingBuffer::DrainThread, this);
+      pthread_setname_np(thread_.native_handle(), "bw-ring-drain");  // as top -H and perf show it
+    }
     Ref();  // stay alive while consuming, even if JS drops its reference
   }
 
@@ -119,23 +167,142 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     ThrowErrno(env, what, err);
   }
 
+  static constexpr uint64_t kDefaultStaging = 4ull << 20;
+
+  // The staging buffer: a memfd mapped twice back to back (like the kernel's ring), and the eventfd
+  // through which JS wakes the drain thread when it has freed space (or asks it to stop).
+  void MapStaging(Napi::Env env, uint64_t bytes) {
+    int mfd = memfd_create("boxwatch-ring-staging", MFD_CLOEXEC);
+    if (mfd < 0) Fail(env, "memfd_create ring buffer staging");
+    if (ftruncate(mfd, static_cast<off_t>(bytes)) != 0) {
+      int err = errno;
+      close(mfd);
+      errno = err;
+      Fail(env, "ftruncate ring buffer staging");
+    }
+    void* base = mmap(nullptr, 2 * bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bool ok = base != MAP_FAILED;
+    if (ok) {
+      staging_ = static_cast<uint8_t*>(base);
+      staging_size_ = bytes;
+      for (int i = 0; i < 2 && ok; i++)
+        ok = mmap(staging_ + i * bytes, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd, 0) != MAP_FAILED;
+    }
+    int err = errno;
+    close(mfd);
+    errno = err;
+    if (!ok) Fail(env, "mmap ring buffer staging");
+    event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (event_fd_ < 0) Fail(env, "eventfd ring buffer staging");
+    struct epoll_event ev = {};
+    ev.events = EPOLLIN;
+    ev.data.fd = event_fd_;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) != 0) Fail(env, "epoll_ctl ring buffer staging");
+  }
+
+  // The drain thread: woken by the producers' forced wakeups, by JS freeing staging space, or
+  // every drainMs; copies what is committed and tells the JS thread.
+  void DrainThread() {
+    struct epoll_event evs[2];
+    while (!__atomic_load_n(&thread_stop_, __ATOMIC_ACQUIRE)) {
+      int n = epoll_wait(epoll_fd_, evs, 2, static_cast<int>(drain_ms_));
+      for (int i = 0; i < n; i++) {
+        if (evs[i].data.fd == event_fd_) {
+          uint64_t v;
+          while (read(event_fd_, &v, sizeof(v)) > 0) {
+          }
+        } else {
+          __atomic_add_fetch(&wakeups_, 1, __ATOMIC_RELAXED);
+        }
+      }
+      if (__atomic_load_n(&thread_stop_, __ATOMIC_ACQUIRE)) break;
+      size_t copied;
+      {
+        std::lock_guard<std::mutex> guard(copy_mu_);
+        copied = CopyCommitted();
+      }
+      if (copied > 0) uv_async_send(async_);
+    }
+  }
+
+  // Moves committed records from the kernel's ring to the staging buffer, as far as the staging
+  // buffer has room, and gives the ring's space back. Both are mapped twice, so a run of records
+  // is one memcpy even when it wraps either buffer. Caller holds copy_mu_. Returns bytes copied.
+  size_t CopyCommitted() {
+    if (!staging_ || !data_) return 0;
+    const unsigned long kmask = size_ - 1, smask = staging_size_ - 1;
+    unsigned long kcons = __atomic_load_n(consumer_pos_, __ATOMIC_RELAXED);
+    unsigned long sprod = __atomic_load_n(&staging_prod_, __ATOMIC_RELAXED);
+    size_t total = 0;
+    for (;;) {
+      const unsigned long kprod = __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+      const unsigned long scons = __atomic_load_n(&staging_cons_, __ATOMIC_SEQ_CST);
+      const unsigned long room = staging_size_ - (sprod - scons);
+      unsigned long pos = kcons;
+      bool full = false;
+      while (pos < kprod) {
+        const uint32_t* hdr = reinterpret_cast<const uint32_t*>(data_ + (pos & kmask));
+        uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+        if (len & BPF_RINGBUF_BUSY_BIT) break;
+        unsigned long rec = Align8((len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ);
+        if (pos + rec - kcons > room) {
+          full = true;
+          break;
+        }
+        pos += rec;
+      }
+      if (pos > kcons) {
+        std::memcpy(staging_ + (sprod & smask), data_ + (kcons & kmask), pos - kcons);
+        __atomic_store_n(consumer_pos_, pos, __ATOMIC_RELEASE);  // the producers may reuse it now
+        sprod += pos - kcons;
+        __atomic_store_n(&staging_prod_, sprod, __ATOMIC_RELEASE);
+        total += pos - kcons;
+        kcons = pos;
+      }
+      if (!full) break;  // one pass: what producers commit meanwhile waits for the next wakeup
+      // Staging is full: ask JS to wake us when it frees space. Check again after asking, so space
+      // freed in between is not missed (JS stores its position, then reads want_space_).
+      __atomic_add_fetch(&staging_full_, 1, __ATOMIC_RELAXED);
+      __atomic_store_n(&want_space_, true, __ATOMIC_SEQ_CST);
+      if (__atomic_load_n(&staging_cons_, __ATOMIC_SEQ_CST) == scons) break;
+    }
+    return total;
+  }
+
+  bool KernelHasRecords() const {
+    return consumer_pos_ && __atomic_load_n(consumer_pos_, __ATOMIC_ACQUIRE) < __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+  }
+
+  void WakeThread() {
+    uint64_t one = 1;
+    ssize_t w = write(event_fd_, &one, sizeof(one));
+    (void)w;  // EAGAIN: the counter is already non-zero, the thread wakes anyway
+  }
+
+  void StopThread() {
+    if (!thread_.joinable()) return;
+    __atomic_store_n(&thread_stop_, true, __ATOMIC_RELEASE);
+    WakeThread();
+    thread_.join();
+  }
+
   // Hands committed records to JS in batches until the slice budget is spent, the ring is empty or
   // the next record is still being written. Returns the records delivered; *exhausted says the
   // budget ran out (more may be waiting).
   uint32_t ConsumeSlice(bool* exhausted) {
     *exhausted = false;
-    if (closed_ || !data_ || in_consume_ > 0) return 0;  // re-entrant drain from a handler: no-op
+    if (closed_ || !src_data_ || in_consume_ > 0) return 0;  // re-entrant drain from a handler: no-op
     in_consume_++;
     slice_bytes_ = 0;
     uint32_t delivered = 0;
-    unsigned long cons = __atomic_load_n(consumer_pos_, __ATOMIC_RELAXED);
-    const unsigned long mask = size_ - 1;
+    unsigned long cons = __atomic_load_n(src_cons_, __ATOMIC_RELAXED);
+    const unsigned long mask = src_size_ - 1;
     while (!closed_) {
-      unsigned long prod = __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+      unsigned long prod = __atomic_load_n(src_prod_, __ATOMIC_ACQUIRE);
       unsigned long start = cons, pos = cons;
       uint32_t count = 0;
       while (pos < prod && pos - start < batch_bytes_limit_ && delivered + count < slice_limit_) {
-        const uint32_t* hdr = reinterpret_cast<const uint32_t*>(data_ + (pos & mask));
+        const uint32_t* hdr = reinterpret_cast<const uint32_t*>(src_data_ + (pos & mask));
         uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
         if (len & BPF_RINGBUF_BUSY_BIT) break;  // reserved, not yet submitted: records after it wait too
         if (!(len & BPF_RINGBUF_DISCARD_BIT)) count++;
@@ -146,13 +313,14 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
         unsigned long offset = start & mask;
         Deliver(static_cast<double>(offset), static_cast<double>(offset + (pos - start)), count);
       }
-      // JS has finished reading [start, pos): the producer may reuse it.
-      __atomic_store_n(consumer_pos_, pos, __ATOMIC_RELEASE);
+      // JS has finished reading [start, pos): the producer (or the drain thread) may reuse it.
+      __atomic_store_n(src_cons_, pos, staging_ ? __ATOMIC_SEQ_CST : __ATOMIC_RELEASE);
+      if (staging_ && __atomic_exchange_n(&want_space_, false, __ATOMIC_SEQ_CST)) WakeThread();
       slice_bytes_ += pos - start;
       cons = pos;
       delivered += count;
       if (delivered >= slice_limit_) {
-        *exhausted = cons < __atomic_load_n(producer_pos_, __ATOMIC_ACQUIRE);
+        *exhausted = cons < __atomic_load_n(src_prod_, __ATOMIC_ACQUIRE);
         break;
       }
     }
@@ -201,20 +369,31 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     self->ConsumeScheduled();
   }
 
+  // The drain thread copied records into the staging buffer.
+  static void OnAsync(uv_async_t* h) {
+    auto* self = static_cast<RingBuffer*>(h->data);
+    if (self && self->running_) self->ConsumeScheduled();
+  }
+
   static void OnTimer(uv_timer_t* h) {
     if (h->data) static_cast<RingBuffer*>(h->data)->ConsumeScheduled();
   }
 
   void Start() {
-    if (running_ || closed_ || !poll_) return;
-    uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnPoll);
-    uv_timer_start(timer_, &RingBuffer::OnTimer, drain_ms_, drain_ms_);
+    if (running_ || closed_ || !timer_) return;
+    if (staging_) {
+      // The drain thread does the waiting; what it staged while we were paused is read now.
+      uv_timer_start(again_, &RingBuffer::OnTimer, 0, 0);
+    } else {
+      uv_poll_start(poll_, UV_READABLE, &RingBuffer::OnPoll);
+      uv_timer_start(timer_, &RingBuffer::OnTimer, drain_ms_, drain_ms_);
+    }
     running_ = true;
   }
 
   void Stop() {
     if (!running_) return;
-    uv_poll_stop(poll_);
+    if (poll_) uv_poll_stop(poll_);
     uv_timer_stop(timer_);
     uv_timer_stop(again_);
     running_ = false;
@@ -222,10 +401,16 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
 
   void Teardown(bool detach = true) {
     Stop();
+    StopThread();  // before anything it touches is unmapped or closed
     if (poll_) {
       poll_->data = nullptr;
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
       poll_ = nullptr;
+    }
+    if (async_) {
+      async_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+      async_ = nullptr;
     }
     for (uv_timer_t** t : {&timer_, &again_}) {
       if (!*t) continue;
@@ -245,6 +430,12 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     if (consumer_pos_) munmap(consumer_pos_, page_);
     producer_pos_ = consumer_pos_ = nullptr;
     data_ = nullptr;
+    if (staging_) munmap(staging_, 2 * staging_size_);
+    staging_ = nullptr;
+    src_data_ = nullptr;
+    src_cons_ = src_prod_ = nullptr;
+    if (event_fd_ >= 0) close(event_fd_);
+    event_fd_ = -1;
     // uv_close on the poll handle is deferred, but epoll_ctl-removal by libuv happened in
     // uv_poll_stop; closing the fd now is safe.
     if (epoll_fd_ >= 0) close(epoll_fd_);
@@ -268,9 +459,17 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     uint32_t max_slices = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 1;
     double total = 0;
     for (uint32_t i = 0; i < max_slices; i++) {
+      if (staging_ && in_consume_ == 0 && !closed_) {
+        // Take what the kernel holds now too, not only what the thread already staged.
+        std::lock_guard<std::mutex> guard(copy_mu_);
+        CopyCommitted();
+      }
       bool exhausted = false;
-      total += ConsumeSlice(&exhausted);
-      if (!exhausted) break;
+      uint32_t n = ConsumeSlice(&exhausted);
+      total += n;
+      if (closed_) break;
+      // Staging: the kernel may still hold records that did not fit before this slice freed room.
+      if (!exhausted && !(staging_ && n > 0 && KernelHasRecords())) break;
     }
     return Napi::Number::New(info.Env(), total);
   }
@@ -288,7 +487,9 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("records", Napi::Number::New(env, static_cast<double>(records_)));
     o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
-    o.Set("wakeups", Napi::Number::New(env, static_cast<double>(wakeups_)));
+    o.Set("wakeups", Napi::Number::New(env, static_cast<double>(__atomic_load_n(&wakeups_, __ATOMIC_RELAXED))));
+    o.Set("stagingBytes", Napi::Number::New(env, static_cast<double>(staging_size_)));
+    o.Set("stagingFull", Napi::Number::New(env, static_cast<double>(__atomic_load_n(&staging_full_, __ATOMIC_RELAXED))));
     o.Set("slicesDeferred", Napi::Number::New(env, static_cast<double>(slices_deferred_)));
     return o;
   }
@@ -311,6 +512,25 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   uv_timer_t* again_ = nullptr;  // continuation of a drain that hit its slice budget
   bool running_ = false, closed_ = false;
   int in_consume_ = 0;
+
+  // What JS reads: the kernel's ring (in place) or the staging buffer.
+  unsigned long* src_cons_ = nullptr;
+  unsigned long* src_prod_ = nullptr;
+  uint8_t* src_data_ = nullptr;
+  uint64_t src_size_ = 0;
+  // Staging: the buffer (mapped twice), its positions (the thread writes prod, JS writes cons; on
+  // separate cache lines), the drain thread and its wakeup eventfd.
+  uint8_t* staging_ = nullptr;
+  uint64_t staging_size_ = 0;
+  alignas(64) unsigned long staging_prod_ = 0;
+  alignas(64) unsigned long staging_cons_ = 0;
+  alignas(64) bool want_space_ = false;  // the thread stopped on a full staging buffer
+  bool thread_stop_ = false;
+  uint64_t staging_full_ = 0;
+  int event_fd_ = -1;
+  uv_async_t* async_ = nullptr;
+  std::mutex copy_mu_;  // the thread's copy vs. a drain() on the JS thread
+  std::thread thread_;
 };
 
 }  // namespace

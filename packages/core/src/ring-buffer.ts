@@ -1,4 +1,4 @@
-import { BoxwatchError } from './errors.js';
+import { BoxwatchError, configError } from './errors.js';
 import { native, type NativeRingBuffer } from './native.js';
 import type { BpfMap } from './map.js';
 import { wrapNativeError } from './map.js';
@@ -15,6 +15,15 @@ export interface RingBufferOptions {
    * the control API).
    */
   maxRecordsPerSlice?: number;
+  /**
+   * Bytes of the userspace staging buffer (a power of two, at least the page size; default: the
+   * larger of 4 MiB and the ring). A native drain thread copies records out of the kernel's ring
+   * into it as soon as producers wake it, so pauses of the JS thread (garbage collection, a long
+   * handler, a busy detector) cost staging headroom instead of kernel ring headroom. 0 reads the
+   * records in the kernel's ring on the JS thread: no thread and less CPU per record, but a JS
+   * pause longer than the ring's fill time loses records.
+   */
+  stagingBytes?: number;
   /** The per-CPU lost-events counter map (BW_RINGBUF's `<name>_lost`). */
   lostCounter?: BpfMap<number, bigint>;
   /** Called when the handler throws; the record is counted in decodeErrors and skipped. */
@@ -28,6 +37,13 @@ export interface RingBufferStats {
   wakeups: number;
   /** Drains that hit the slice budget and continued on the next event-loop turn. */
   slicesDeferred: number;
+  /** Size of the staging buffer; 0 when records are read in the kernel's ring. */
+  stagingBytes: number;
+  /**
+   * Times the drain thread found the staging buffer full (the JS side fell behind by more than
+   * the staging buffer): records then wait in the kernel ring, and what it cannot hold is `lost`.
+   */
+  stagingFull: number;
   /** Records the kernel could not reserve, summed over CPUs. */
   lost: number;
   /**
@@ -89,10 +105,12 @@ export class RingBufferReader {
         off += (len + RECORD_HEADER + 7) & ~7;
       }
     };
+    const stagingBytes = options.stagingBytes === undefined ? undefined : checkStagingBytes(mapName, options.stagingBytes);
     try {
       this.handle = new (native().RingBuffer)(mapFd, onBatch, {
         drainMs: options.drainMs ?? 10,
         maxRecordsPerSlice: options.maxRecordsPerSlice ?? 4096,
+        ...(stagingBytes === undefined ? {} : { stagingBytes }),
       });
     } catch (err) {
       throw wrapNativeError(err, `ring buffer ${mapName}`);
@@ -104,7 +122,10 @@ export class RingBufferReader {
     return this.handle;
   }
 
-  /** Stop draining (records accumulate in the kernel buffer, and are lost once it is full). */
+  /**
+   * Stop delivering records to the handler. They accumulate in the staging buffer, then in the
+   * kernel's ring, and are lost once both are full.
+   */
   pause(): void {
     this.live().pause();
   }
@@ -135,7 +156,7 @@ export class RingBufferReader {
   }
 
   stats(): RingBufferStats {
-    const s = this.handle?.stats() ?? { records: 0, batches: 0, wakeups: 0, slicesDeferred: 0 };
+    const s = this.handle?.stats() ?? { records: 0, batches: 0, wakeups: 0, slicesDeferred: 0, stagingBytes: 0, stagingFull: 0 };
     const live = this.handle !== null;
     return { ...s, lost: live ? this.lost() : 0, lostWithRoom: live ? this.lostSlot(1) : 0, decodeErrors: this.decodeErrors };
   }
@@ -147,4 +168,11 @@ export class RingBufferReader {
       this.handle = null;
     }
   }
+}
+
+/** stagingBytes must be 0 or a power of two from the page size (4 KiB) to 2 GiB. */
+function checkStagingBytes(mapName: string, bytes: number): number {
+  const ok = bytes === 0 || (Number.isInteger(bytes) && bytes >= 4096 && bytes <= 2 ** 31 && (bytes & (bytes - 1)) === 0);
+  if (!ok) throw configError('stagingBytes', `must be 0 or a power of two from 4096 to 2^31 (ring buffer ${mapName}), got ${bytes}`);
+  return bytes;
 }

@@ -17,6 +17,11 @@ const open: BpfObject[] = [];
 afterEach(() => {
   for (const o of open.splice(0)) o.close();
 });
+/** Block the JS thread (a stalled consumer) while other threads run. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 function track(o: BpfObject): BpfObject {
   open.push(o);
   return o;
@@ -106,7 +111,8 @@ describe('ring buffer', () => {
   it('counts every record lost while the consumer is stalled: received + lost = sent', () => {
     const o = track(loadTestObject({ use_small: true }));
     let received = 0;
-    const rb = o.ringBuffer('small_events', () => received++);
+    // Read in place: with nothing staging them, every record past the 4 KiB ring is lost.
+    const rb = o.ringBuffer('small_events', () => received++, { stagingBytes: 0 });
     rb.pause();
     const sent = 2_000;
     getppidTimes(sent);
@@ -120,6 +126,63 @@ describe('ring buffer', () => {
     // its second slot, so 0 is a count, not the fallback for one-slot objects).
     expect(o.maps().find((m) => m.name === 'small_events_lost')?.maxEntries).toBe(2);
     expect(rb.stats()).toMatchObject({ lost, lostWithRoom: 0 });
+  });
+
+  it('stages records on its drain thread while the JS side is stalled, where reading in place loses them', () => {
+    // 10 rounds of 1,000 records: 10,000 x 128-byte frames = 1.25 MiB, five times the 256 KiB
+    // ring, but within the default 4 MiB staging buffer. Between rounds the JS thread sleeps
+    // (Atomics.wait) while the consumer is paused: only the drain thread can move records.
+    const stalledRun = (stagingBytes?: number) => {
+      const o = track(loadTestObject());
+      let received = 0;
+      const rb = o.ringBuffer('events', () => received++, { drainMs: 5, ...(stagingBytes === undefined ? {} : { stagingBytes }) });
+      rb.pause();
+      for (let round = 0; round < 10; round++) {
+        getppidTimes(1000);
+        sleepSync(30);
+      }
+      rb.resume();
+      while (rb.drain() > 0);
+      const stats = rb.stats();
+      o.close();
+      return { received, stats };
+    };
+    const staged = stalledRun();
+    expect(staged.stats.stagingBytes).toBe(4 << 20);
+    expect(staged).toMatchObject({ received: 10_000, stats: { lost: 0, stagingFull: 0 } });
+    const inPlace = stalledRun(0);
+    expect(inPlace.stats.stagingBytes).toBe(0);
+    expect(inPlace.stats.lost).toBeGreaterThan(0);
+    expect(inPlace.received + inPlace.stats.lost).toBe(10_000);
+  });
+
+  it('counts a full staging buffer, keeps the rest waiting in the kernel ring and loses only what neither holds', () => {
+    const o = track(loadTestObject());
+    let received = 0;
+    const seqs = new Set<string>();
+    // The smallest staging buffer (4 KiB: 32 frames) in front of the 256 KiB ring (2,048 frames).
+    const rb = o.ringBuffer('events', (v, off) => (received++, seqs.add(`${decodeTestRecord(v, off).cpu}/${decodeTestRecord(v, off).seq}`)), { drainMs: 5, stagingBytes: 4096 });
+    rb.pause();
+    for (let round = 0; round < 5; round++) {
+      getppidTimes(1000);
+      sleepSync(30);
+    }
+    expect(rb.stats().stagingFull).toBeGreaterThan(0);
+    rb.resume();
+    while (rb.drain() > 0);
+    const { lost } = rb.stats();
+    expect(received).toBe(seqs.size); // nothing delivered twice
+    expect(received).toBeGreaterThanOrEqual(2048 + 32 - 64); // the ring and the staging buffer were full
+    expect(received).toBeLessThan(5000);
+    expect(received + lost).toBe(5000);
+  });
+
+  it('rejects a staging size that is not 0 or a power of two, naming the option', () => {
+    const o = track(loadTestObject());
+    expect(() => o.ringBuffer('events', () => {}, { stagingBytes: 3 << 20 })).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG', field: 'stagingBytes', message: expect.stringMatching(/^stagingBytes: must be 0 or a power of two .*\(ring buffer events\), got 3145728$/) }),
+    );
+    expect(() => o.ringBuffer('events', () => {}, { stagingBytes: 2048 })).toThrow(/stagingBytes/);
   });
 
   it('drains in bounded slices so a fast producer cannot starve the event loop', async () => {
