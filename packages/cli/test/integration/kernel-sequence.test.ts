@@ -2,8 +2,9 @@
  * `boxwatch run` with in-kernel STIDE filtering (pluginOptions.syscall.sequence: kernel) for one watched
  * container: the detector drives the kernel filter through the image's phases (learn mode while
  * learning, the learned n-grams and detect mode while validating, the validation n-grams once
- * detecting), a normal repeat of the workload raises no syscall-sequence alert and an injected run of
- * unusual commands raises one, from the kernel's mismatch records.
+ * detecting), then a normal repeat of the workload (at most one window of it over the threshold: see
+ * the test) and an injected run of unusual commands, which must raise a syscall-sequence alert from
+ * the kernel's mismatch records.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -64,7 +65,7 @@ afterAll(async () => {
 });
 
 describe('boxwatch run with kernel sequence filtering', () => {
-  it('learns in the kernel, switches to detect, and alerts on unusual commands but not on a normal repeat', async () => {
+  it('learns in the kernel, switches to detect, and alerts on unusual commands', async () => {
     // Learning and validation: repeat the normal workload until the image detects (the detector logs
     // each kernel mode step). A hang guard bounds the loop; no timing is asserted.
     let runs = 0;
@@ -87,23 +88,26 @@ describe('boxwatch run with kernel sequence filtering', () => {
     expect(cli.stderr.some((l) => l.json?.msg === 'kernel sequence filter off for this image')).toBe(false);
     expect(cli.stdout.some((l) => stideOf(l))).toBe(false); // nothing while learning and validating
 
-    // Detection: a normal repeat, then the unusual commands. Alerts come out in event order, so once
-    // the anomaly's alert is out, any alert for the normal repeat would be out too.
+    // Detection: a normal repeat, then the unusual commands. Alerts on normal runs are not asserted
+    // away: the threshold is the largest variation validation measured, so a normal run (or the
+    // tail of the last validation run, judged once detecting) exceeds it with probability about
+    // 1/(validation runs + 1); CI saw one at 11 against a threshold of 10. False alerts on normal
+    // workloads are what the evaluation measures (eval/). Here: the anomaly must raise its alert.
     const normalFrom = Date.now();
     await execIn(name, ['sh', '-c', NORMAL]);
     const anomalyFrom = Date.now();
     // Twice: the kernel reports every occurrence of an unknown n-gram, so the run stands well above
     // the normal variation validation measured (the threshold).
     await execIn(name, ['sh', '-c', `${ANOMALY}; ${ANOMALY}`]);
-    const hit = await cli.waitFor('stdout', (l) => stideOf(l) !== undefined, 60_000);
+    const hit = await cli.waitFor('stdout', (l) => stideOf(l) !== undefined && Date.parse(stideOf(l)!.time) >= anomalyFrom, 60_000);
     const alert = stideOf(hit)!;
-    console.log(`alert: ${alert.message} (normal repeat from ${normalFrom}, anomaly from ${anomalyFrom}, alert event ${Date.parse(alert.time)})`);
+    const before = cli.stdout.map(stideOf).filter((a): a is Alert => a !== undefined && Date.parse(a.time) < anomalyFrom);
+    console.log(`alert: ${alert.message} (normal repeat from ${normalFrom}, anomaly from ${anomalyFrom}, alert event ${Date.parse(alert.time)}; ${before.length} alert(s) before the anomaly)`);
     expect(alert.message).toMatch(/^unseen syscall sequences: \d+ mismatching 5-grams in the last 1000 \(threshold \d+\)$/);
     expect(Number(alert.details!.mismatches)).toBeGreaterThan(Number(alert.details!.threshold));
-    // Raised by the anomaly run's n-grams, not by the normal repeat's.
-    expect(Date.parse(alert.time)).toBeGreaterThanOrEqual(anomalyFrom);
-    const stide = cli.stdout.map(stideOf).filter((a): a is Alert => a !== undefined);
-    expect(stide.filter((a) => Date.parse(a.time) < anomalyFrom)).toEqual([]);
+    // At most one normal window can have tipped over the threshold (a coin toss, above); the anomaly
+    // runs stand well above it.
+    expect(before.length).toBeLessThanOrEqual(1);
 
     // The control API shows the kernel filter in detect mode for the image, nothing lost.
     const api = await cli.apiUrl();
