@@ -40,6 +40,8 @@
 #include <unistd.h>
 
 #include <pthread.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 
 #include <cerrno>
@@ -80,6 +82,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     // stagingBytes: absent = default (the larger of 4 MiB and the ring), 0 = read in place.
     int64_t staging = -1;
     if (opts.Has("stagingBytes") && opts.Get("stagingBytes").IsNumber()) staging = opts.Get("stagingBytes").As<Napi::Number>().Int64Value();
+    bool realtime = !(opts.Has("realtimeDrain") && opts.Get("realtimeDrain").IsBoolean() && !opts.Get("realtimeDrain").As<Napi::Boolean>().Value());
 
     struct bpf_map_info map_info = {};
     uint32_t info_len = sizeof(map_info);
@@ -152,6 +155,14 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     if (staging_) {
       thread_ = std::thread(&RingBuffer::DrainThread, this);
       pthread_setname_np(thread_.native_handle(), "bw-ring-drain");  // as top -H and perf show it
+      if (realtime) {
+        // SCHED_FIFO 1 (like perf record -r): a woken drain thread preempts the producers at once
+        // instead of queueing behind them; its work per wakeup is one copy, bounded by the ring.
+        // Needs CAP_SYS_NICE (and RT runtime in its cgroup); without it, normal priority.
+        struct sched_param sp = {};
+        sp.sched_priority = 1;
+        realtime_ = pthread_setschedparam(thread_.native_handle(), SCHED_FIFO, &sp) == 0;
+      }
     }
     Ref();  // stay alive while consuming, even if JS drops its reference
   }
@@ -201,10 +212,25 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   }
 
   // The drain thread: woken by the producers' forced wakeups, by JS freeing staging space, or
-  // every drainMs; copies what is committed and tells the JS thread.
+  // every drainMs; copies what is committed and tells the JS thread. While the staging buffer is
+  // full it waits for JS alone: producers force a wakeup on every submission past the ring's
+  // threshold, and answering those with nothing to do would take CPU from the JS thread that has
+  // to make room.
   void DrainThread() {
     struct epoll_event evs[2];
     while (!__atomic_load_n(&thread_stop_, __ATOMIC_ACQUIRE)) {
+      if (__atomic_load_n(&want_space_, __ATOMIC_SEQ_CST)) {
+        struct pollfd pfd = {event_fd_, POLLIN, 0};
+        if (poll(&pfd, 1, static_cast<int>(drain_ms_)) > 0) {
+          uint64_t v;
+          while (read(event_fd_, &v, sizeof(v)) > 0) {
+          }
+        }
+        if (__atomic_load_n(&thread_stop_, __ATOMIC_ACQUIRE)) break;
+        std::lock_guard<std::mutex> guard(copy_mu_);
+        if (CopyCommitted() > 0) uv_async_send(async_);
+        continue;
+      }
       int n = epoll_wait(epoll_fd_, evs, 2, static_cast<int>(drain_ms_));
       for (int i = 0; i < n; i++) {
         if (evs[i].data.fd == event_fd_) {
@@ -262,8 +288,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       if (!full) break;  // one pass: what producers commit meanwhile waits for the next wakeup
       // Staging is full: ask JS to wake us when it frees space. Check again after asking, so space
       // freed in between is not missed (JS stores its position, then reads want_space_).
-      __atomic_add_fetch(&staging_full_, 1, __ATOMIC_RELAXED);
-      __atomic_store_n(&want_space_, true, __ATOMIC_SEQ_CST);
+      if (!__atomic_exchange_n(&want_space_, true, __ATOMIC_SEQ_CST)) __atomic_add_fetch(&staging_full_, 1, __ATOMIC_RELAXED);
       if (__atomic_load_n(&staging_cons_, __ATOMIC_SEQ_CST) == scons) break;
     }
     return total;
@@ -489,6 +514,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
     o.Set("wakeups", Napi::Number::New(env, static_cast<double>(__atomic_load_n(&wakeups_, __ATOMIC_RELAXED))));
     o.Set("stagingBytes", Napi::Number::New(env, static_cast<double>(staging_size_)));
+    o.Set("realtimeDrain", Napi::Boolean::New(env, realtime_));
     o.Set("stagingFull", Napi::Number::New(env, static_cast<double>(__atomic_load_n(&staging_full_, __ATOMIC_RELAXED))));
     o.Set("slicesDeferred", Napi::Number::New(env, static_cast<double>(slices_deferred_)));
     return o;
@@ -526,6 +552,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   alignas(64) unsigned long staging_cons_ = 0;
   alignas(64) bool want_space_ = false;  // the thread stopped on a full staging buffer
   bool thread_stop_ = false;
+  bool realtime_ = false;  // the drain thread got SCHED_FIFO
   uint64_t staging_full_ = 0;
   int event_fd_ = -1;
   uv_async_t* async_ = nullptr;

@@ -74,7 +74,7 @@ export interface NativeRingBuffer {
   resume(): void;
   drain(maxSlices?: number): number;
   close(): void;
-  stats(): { records: number; batches: number; wakeups: number; slicesDeferred: number; stagingBytes: number; stagingFull: number };
+  stats(): { records: number; batches: number; wakeups: number; slicesDeferred: number; stagingBytes: number; realtimeDrain: boolean; stagingFull: number };
 }
 
 /** Errors thrown by the binding carry the errno and, for loads, libbpf's log. */

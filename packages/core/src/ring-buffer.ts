@@ -24,6 +24,14 @@ export interface RingBufferOptions {
    * pause longer than the ring's fill time loses records.
    */
   stagingBytes?: number;
+  /**
+   * Run the drain thread at SCHED_FIFO priority 1 (default true), as `perf record -r` does: woken
+   * by a producer, it preempts the producers at once instead of queueing behind them on a busy
+   * machine; its work per wakeup is one copy bounded by the ring's size, and while the staging
+   * buffer is full it waits for the JS side only. Needs CAP_SYS_NICE (and real-time runtime in its
+   * cgroup); without it the thread runs at normal priority and stats().realtimeDrain is false.
+   */
+  realtimeDrain?: boolean;
   /** The per-CPU lost-events counter map (BW_RINGBUF's `<name>_lost`). */
   lostCounter?: BpfMap<number, bigint>;
   /** Called when the handler throws; the record is counted in decodeErrors and skipped. */
@@ -39,9 +47,12 @@ export interface RingBufferStats {
   slicesDeferred: number;
   /** Size of the staging buffer; 0 when records are read in the kernel's ring. */
   stagingBytes: number;
+  /** The drain thread runs at real-time priority (asked for and granted). */
+  realtimeDrain: boolean;
   /**
-   * Times the drain thread found the staging buffer full (the JS side fell behind by more than
-   * the staging buffer): records then wait in the kernel ring, and what it cannot hold is `lost`.
+   * Times the staging buffer filled up (the JS side fell a whole staging buffer behind): records
+   * then wait in the kernel ring until the JS side makes room, and what the ring cannot hold is
+   * `lost`.
    */
   stagingFull: number;
   /** Records the kernel could not reserve, summed over CPUs. */
@@ -111,6 +122,7 @@ export class RingBufferReader {
         drainMs: options.drainMs ?? 10,
         maxRecordsPerSlice: options.maxRecordsPerSlice ?? 4096,
         ...(stagingBytes === undefined ? {} : { stagingBytes }),
+        realtimeDrain: options.realtimeDrain ?? true,
       });
     } catch (err) {
       throw wrapNativeError(err, `ring buffer ${mapName}`);
@@ -156,7 +168,7 @@ export class RingBufferReader {
   }
 
   stats(): RingBufferStats {
-    const s = this.handle?.stats() ?? { records: 0, batches: 0, wakeups: 0, slicesDeferred: 0, stagingBytes: 0, stagingFull: 0 };
+    const s = this.handle?.stats() ?? { records: 0, batches: 0, wakeups: 0, slicesDeferred: 0, stagingBytes: 0, realtimeDrain: false, stagingFull: 0 };
     const live = this.handle !== null;
     return { ...s, lost: live ? this.lost() : 0, lostWithRoom: live ? this.lostSlot(1) : 0, decodeErrors: this.decodeErrors };
   }

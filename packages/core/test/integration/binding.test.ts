@@ -177,6 +177,25 @@ describe('ring buffer', () => {
     expect(received + lost).toBe(5000);
   });
 
+  it('runs its drain thread at SCHED_FIFO 1 by default and at normal priority when asked to', () => {
+    // Policy is field 41 of /proc/<pid>/task/<tid>/stat (0 SCHED_OTHER, 1 SCHED_FIFO); comm is
+    // in parentheses and has no spaces here ("bw-ring-drain").
+    const drainThreads = () =>
+      readdirSync('/proc/self/task')
+        .filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'bw-ring-drain')
+        .map((t) => Number(readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]));
+    expect(drainThreads()).toEqual([]);
+    const o = track(loadTestObject());
+    const rt = o.ringBuffer('events', () => {});
+    const normal = o.ringBuffer('small_events', () => {}, { realtimeDrain: false });
+    expect(rt.stats().realtimeDrain).toBe(true); // root here: CAP_SYS_NICE
+    expect(normal.stats().realtimeDrain).toBe(false);
+    expect(drainThreads().sort()).toEqual([0, 1]);
+    rt.close();
+    normal.close();
+    expect(drainThreads()).toEqual([]); // joined on close
+  });
+
   it('rejects a staging size that is not 0 or a power of two, naming the option', () => {
     const o = track(loadTestObject());
     expect(() => o.ringBuffer('events', () => {}, { stagingBytes: 3 << 20 })).toThrow(
