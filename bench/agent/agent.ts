@@ -4,8 +4,9 @@
  * `{"ready":true,...}` once everything is attached, then on SIGTERM a final drain and one JSON line
  * `{"final":{...}}` before exit. The orchestrator samples CPU and RSS from /proc/<pid> in between.
  *
- *   agent delivery-core <cgroup id>          BpfObject + RingBufferReader, recordEvent per record
+ *   agent delivery-core <cgroup id>          BpfObject + RingBufferReader (default: staged by its drain thread), recordEvent per record
  *   agent delivery-raw <cgroup id>           the same reader, reading one field per record (no event objects)
+ *   agent delivery-inplace <cgroup id>       delivery-core reading in the kernel's ring on the JS thread (stagingBytes: 0)
  *   agent pipeline <cgroup id> ndjson|kafka  the same producer as a BpfPlugin through Collector -> sink
  *   agent syscall counters|default           plugin-syscall through Collector -> NoopSink
  *   agent fileopen                            plugin-fileopen through Collector -> counting sink
@@ -89,7 +90,7 @@ function decodeBenchRecord(view: DataView, off: number, ctx: DecodeContext): Ben
   return e;
 }
 
-async function deliveryCore(cgroup: string, decode = true): Promise<void> {
+async function deliveryCore(cgroup: string, decode = true, stagingBytes?: number): Promise<void> {
   const containers = new DockerContainerRegistry({ logger: silentLogger });
   await containers.start();
   const ctx: DecodeContext = { host: hostname(), clock: new KernelClock(), containers };
@@ -108,19 +109,20 @@ async function deliveryCore(cgroup: string, decode = true): Promise<void> {
     // Reader only: the cost of delivery without building events (where the time goes).
     checksum += view.getUint32(off + EVENT_HEADER_SIZE, true);
     records++;
-  });
+  }, stagingBytes === undefined ? {} : { stagingBytes });
   out({ ready: true, loadMs: performance.now() - t0 });
   // SIGUSR2: the counts so far (the benchmark subtracts a warm-up phase). Node keeps SIGUSR1 for its inspector.
   process.on('SIGUSR2', () => {
     reader.drain();
-    out({ snapshot: { records, lost: reader.lost() } });
+    const s = reader.stats();
+    out({ snapshot: { records, lost: s.lost, lostWithRoom: s.lostWithRoom, stagingFull: s.stagingFull } });
   });
   onTerm(() => {
     reader.drain();
     const s = reader.stats();
     obj.close();
     containers.close();
-    return { records, lost: s.lost, checksum, decodeErrors: s.decodeErrors };
+    return { records, lost: s.lost, lostWithRoom: s.lostWithRoom, stagingBytes: s.stagingBytes, stagingFull: s.stagingFull, checksum, decodeErrors: s.decodeErrors };
   });
 }
 
@@ -169,6 +171,8 @@ async function main(): Promise<void> {
       return deliveryCore(args[0]!);
     case 'delivery-raw':
       return deliveryCore(args[0]!, false);
+    case 'delivery-inplace':
+      return deliveryCore(args[0]!, true, 0);
     case 'pipeline': {
       const cg = BigInt(args[0]!);
       const counting = new CountingSink();

@@ -4,7 +4,7 @@ const fmt = (v, d = 0) => (Number.isFinite(v) ? v.toLocaleString('en', { maximum
 const mm = (s, d = 0) => (s && Number.isFinite(s.median) ? `${fmt(s.median, d)} (min ${fmt(s.min, d)})` : '—');
 const mmx = (s, d = 2) => (s && Number.isFinite(s.median) ? `${fmt(s.median, d)}× (min ${fmt(s.min, d)}×)` : '—');
 const mmMax = (s, d = 0) => (s && Number.isFinite(s.median) ? `${fmt(s.median, d)} (max ${fmt(s.max, d)})` : '—');
-const target = (t) => (!t ? 'not measured' : `${fmt(t.value, 2)}× — ${t.met ? 'met' : '**not met**'}`);
+const target = (t) => (!t ? 'not measured' : `${fmt(t.value, 2)}× — ${t.met ? 'met' : '**not met**'}${t.note ? ` (${t.note})` : ''}`);
 
 export function renderMarkdown(r) {
   const m = r.machine;
@@ -35,14 +35,22 @@ export function renderMarkdown(r) {
   if (!d || d.notMeasured) L.push(nm(d?.notMeasured), '');
   else {
     L.push(
-      `One producer (\`bench/delivery/delivery.bpf.c\`: tp_btf/sys_enter, 64-byte records with the bw_event_header, BW_RESERVE/BW_SUBMIT no-wakeup submission, 1 MiB ring, filtered to the benchmark container's cgroup) while the container runs ${d.params.producers ?? 1} concurrent \`dd if=/dev/zero of=/dev/null bs=1 count=${fmt(d.params.ddBytes)}\` (${fmt(d.params.syscallsPerRound)} syscalls per round; ${d.params.producers ?? 1} producers on ${m.nproc} CPUs, so a consumer competes with the workload for CPU). Consumers: (a) \`bench/delivery/c\` libbpf ring_buffer, 10 ms poll + consume; (b) \`bench/delivery/go\` cilium/ebpf ringbuf.Reader with a 10 ms deadline, decoding each record into a struct; (c) boxwatch core: BpfObject + RingBufferReader (records read in place in the ring's pages, consumer position stored once per batch), \`recordEvent\` per record (the event object a plugin decoder builds: header fields, container from a live DockerContainerRegistry, a BigInt \`ts\`, the record's two fields). Each consumer process first sees a short warm-up burst (${fmt(d.params.syscallsPerRound / 10)} syscalls); its figures count from a snapshot taken after it (SIGUSR2), so they are steady state, and what it lost in the burst is its own column (a fresh Node process decodes its first records with a cold JIT). Consumer CPU = sum of the consumer's threads' run time (/proc/<pid>/task/*/schedstat) over the workload. Workload time baseline (no program): ${mm(d.baselineSecs, 3)} s.`,
+      `One producer (\`bench/delivery/delivery.bpf.c\`: tp_btf/sys_enter, 64-byte records with the bw_event_header, BW_RESERVE/BW_SUBMIT no-wakeup submission, 1 MiB ring, filtered to the benchmark container's cgroup) while the container runs ${d.params.producers ?? 1} concurrent \`dd if=/dev/zero of=/dev/null bs=1 count=${fmt(d.params.ddBytes)}\` (${fmt(d.params.syscallsPerRound)} syscalls per round; ${d.params.producers ?? 1} producers on ${m.nproc} CPUs, so a consumer competes with the workload for CPU). Consumers: (a) \`bench/delivery/c\` libbpf ring_buffer, 10 ms poll + consume; (b) \`bench/delivery/go\` cilium/ebpf ringbuf.Reader with a 10 ms deadline, decoding each record into a struct; (c) boxwatch core: BpfObject + RingBufferReader with its defaults (a native drain thread copies committed records into a 4 MiB staging buffer and frees the kernel ring at once; the JS thread reads them there, consumer position stored once per batch), \`recordEvent\` per record (the event object a plugin decoder builds: header fields, container from a live DockerContainerRegistry, a BigInt \`ts\`, the record's two fields). Each consumer process first sees a short warm-up burst (${fmt(d.params.syscallsPerRound / 10)} syscalls); its figures count from a snapshot taken after it (SIGUSR2), so they are steady state, and what it lost in the burst is its own column (a fresh Node process decodes its first records with a cold JIT). Consumer CPU = sum of the consumer's threads' run time (/proc/<pid>/task/*/schedstat) over the workload. Workload time baseline (no program): ${mm(d.baselineSecs, 3)} s.`,
       '',
     );
-    L.push('| consumer | events/s | events/s with zero lost | lost events | lost in the warm-up burst | consumer CPU s | consumer CPU ns/event | workload slow-down vs no program | consumer peak RSS MiB |', '|---|---|---|---|---|---|---|---|---|');
-    for (const [k, label] of [['c', 'C (libbpf)'], ['go', 'Go (cilium/ebpf)'], ['boxwatch', 'boxwatch core (recordEvent: one event object per record)'], ['boxwatchRaw', 'boxwatch RingBufferReader only (one field read, no event object)']]) {
+    L.push('| consumer | events/s | events/s with zero lost | lost events | rounds with lost events | lost in the warm-up burst | consumer CPU s | consumer CPU ns/event | workload slow-down vs no program | consumer peak RSS MiB |', '|---|---|---|---|---|---|---|---|---|---|');
+    const rows = [
+      ['c', 'C (libbpf)'],
+      ['go', 'Go (cilium/ebpf)'],
+      ['boxwatch', 'boxwatch core (recordEvent: one event object per record; staged by the drain thread)'],
+      ['boxwatchInPlace', 'boxwatch core, read in place on the JS thread (`stagingBytes: 0`)'],
+      ['boxwatchRaw', 'boxwatch RingBufferReader only (staged; one field read, no event object)'],
+    ];
+    for (const [k, label] of rows) {
       const c = d.consumers[k];
-      if (!c || c.notMeasured) L.push(`| ${label} | ${nm(c?.notMeasured)} | | | | | | | |`);
-      else L.push(`| ${label} | ${mm(c.eventsPerSec)} | ${mm(c.dropFreeEventsPerSec)} | ${mmMax(c.lost)} | ${c.warmupLost ? mmMax(c.warmupLost) : '—'} | ${mm(c.cpuSec, 3)} | ${mm(c.cpuNsPerEvent)} | ${mmx(c.slowdown)} | ${mm(c.hwmMiB)} |`);
+      if (!c) continue; // not in this run's results (older runs)
+      if (c.notMeasured) L.push(`| ${label} | ${nm(c.notMeasured)} | | | | | | | | |`);
+      else L.push(`| ${label} | ${mm(c.eventsPerSec)} | ${mm(c.dropFreeEventsPerSec)} | ${mmMax(c.lost)} | ${c.roundsWithLoss ?? '?'}/${c.rounds?.length ?? '?'} | ${c.warmupLost ? mmMax(c.warmupLost) : '—'} | ${mm(c.cpuSec, 3)} | ${mm(c.cpuNsPerEvent)} | ${mmx(c.slowdown)} | ${mm(c.hwmMiB)} |`);
     }
     L.push('', '| ratio (per round) | median (min) |', '|---|---|');
     L.push(`| boxwatch / C events/s | ${mmx(d.ratios.boxwatchVsC_eventsPerSec)} |`, `| boxwatch / Go consumer CPU per event | ${mmx(d.ratios.boxwatchVsGo_cpuPerEvent)} |`, `| boxwatch / C consumer CPU per event | ${mmx(d.ratios.boxwatchVsC_cpuPerEvent)} |`, `| Go / C consumer CPU per event | ${mmx(d.ratios.goVsC_cpuPerEvent)} |`);
@@ -75,6 +83,13 @@ export function renderMarkdown(r) {
         '',
         `Reading the unpaced figure: the producers fill both CPUs, so the consumer's CPU is taken from them — boxwatch spent ${fmt(bx.cpuNsPerEvent.median)} ns per event (building an event object per record), the C consumer ${fmt(cc.cpuNsPerEvent.median)} ns (it counts records without reading them)${raw?.cpuNsPerEvent ? `, boxwatch's reader alone ${fmt(raw.cpuNsPerEvent.median)} ns, reaching ${fmt(raw.eventsPerSec.median / cc.eventsPerSec.median, 2)}× C's events/s (medians)` : ''}; the workload slow-down column is the same effect seen from the producers.`,
       );
+      const ip = d.consumers.boxwatchInPlace;
+      if (ip?.cpuNsPerEvent) {
+        L.push(
+          '',
+          `Staged vs in place: reading in the kernel's ring on the JS thread costs ${fmt(ip.cpuNsPerEvent.median)} ns per event against ${fmt(bx.cpuNsPerEvent.median)} ns staged (the drain thread's copy), but every pause of the JS thread (a scavenge, a handler, a timer) then counts against the 1 MiB ring: ${fmt(ip.lost.median)} lost per round in place (${ip.roundsWithLoss}/${ip.rounds.length} rounds) against ${fmt(bx.lost.median)} staged (${bx.roundsWithLoss}/${bx.rounds.length} rounds)${cc.lost ? ` and ${fmt(cc.lost.median)} for C (${cc.roundsWithLoss}/${cc.rounds.length} rounds)` : ''}. Staging buffer full: ${fmt(bx.stagingFull?.max ?? NaN)} times at most in a round (losses with a staging buffer that never filled are the drain thread's, like C's: it was off-CPU longer than the ring lasts).`,
+        );
+      }
     }
     L.push('');
   }
