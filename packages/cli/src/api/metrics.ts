@@ -4,7 +4,7 @@
  * are exposed as counters: each scrape adds the growth since the previous scrape.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Collector } from '@boxwatch/core';
+import type { Collector, RingBufferStats } from '@boxwatch/core';
 import type { Detector } from '@boxwatch/detector';
 import type { AlertStore } from '../runtime/alert-store.js';
 
@@ -47,6 +47,11 @@ export function createMetrics(src: MetricsSources): Registry {
           events.set({ plugin: name }, p.events);
           lost.set({ plugin: name }, p.lost);
           up.set({ plugin: name }, p.state === 'running' ? 1 : 0);
+          // BPF plugins report their readers under `ringBuffers` (map name → stats).
+          for (const [ring, r] of Object.entries((p.ringBuffers ?? {}) as Record<string, RingBufferStats>)) {
+            stagingFull.set({ plugin: name, ring }, r.stagingFull);
+            realtimeDrain.set({ plugin: name, ring }, r.realtimeDrain ? 1 : 0);
+          }
         }
         for (const [type, n] of Object.entries(s.events.byType)) byType.set({ type }, n);
         for (const [name, k] of Object.entries(s.sinks)) {
@@ -63,6 +68,8 @@ export function createMetrics(src: MetricsSources): Registry {
     const byType = new DeltaCounter(new Counter({ name: 'boxwatch_events_total', help: 'Events routed by the collector, by type', labelNames: ['type'], registers: [registry] }));
     const sinkOut = new DeltaCounter(new Counter({ name: 'boxwatch_sink_events_total', help: 'Events per sink by outcome', labelNames: ['sink', 'outcome'], registers: [registry] }));
     const sinkQueue = new Gauge({ name: 'boxwatch_sink_queue_depth', help: 'Events waiting in a sink queue', labelNames: ['sink'], registers: [registry] });
+    const stagingFull = new DeltaCounter(new Counter({ name: 'boxwatch_ring_buffer_staging_full_total', help: 'Times the JS side fell a whole staging buffer behind a ring buffer (records then wait in the kernel ring)', labelNames: ['plugin', 'ring'], registers: [registry] }));
+    const realtimeDrain = new Gauge({ name: 'boxwatch_ring_buffer_realtime_drain', help: '1 when the ring buffer drain thread runs at real-time priority (SCHED_FIFO)', labelNames: ['plugin', 'ring'], registers: [registry] });
     const up = new Gauge({ name: 'boxwatch_plugin_up', help: '1 when the plugin is running', labelNames: ['plugin'], registers: [registry] });
   }
 

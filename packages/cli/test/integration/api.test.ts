@@ -4,6 +4,7 @@
  * containers with metadata, stats, and /metrics as Prometheus text whose counters move.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliProcess, ensureBuilt, ensureImage, execIn, readToken, removeContainers, runContainer, tempDir, testName, until } from '../harness.js';
@@ -126,6 +127,15 @@ describe('control API: banned pairs, containers, stats, metrics', () => {
     expect(after.types.get('boxwatch_plugin_events_total')).toBe('counter');
     expect(after.types.get('boxwatch_containers_watched')).toBe('gauge');
     expect(sampleSum(after, 'boxwatch_plugin_up', { plugin: 'cnetwork' })).toBe(1);
+    // Ring buffer health per plugin and map. The drain thread is real-time where a process of this
+    // cgroup may use SCHED_FIFO (root with RT runtime: chrt answers the same question).
+    const ring = { plugin: 'cnetwork', ring: 'cnetwork_events' };
+    expect(after.types.get('boxwatch_ring_buffer_staging_full_total')).toBe('counter');
+    expect(after.samples.filter((x) => x.name === 'boxwatch_ring_buffer_staging_full_total' && x.labels.ring === ring.ring && x.labels.plugin === ring.plugin)).toHaveLength(1);
+    expect(sampleSum(after, 'boxwatch_ring_buffer_staging_full_total', ring)).toBe(0);
+    const rtAllowed = spawnSync('chrt', ['-f', '1', 'true']).status === 0;
+    expect(after.samples.filter((x) => x.name === 'boxwatch_ring_buffer_realtime_drain' && x.labels.ring === ring.ring)).toHaveLength(1);
+    expect(sampleSum(after, 'boxwatch_ring_buffer_realtime_drain', ring)).toBe(rtAllowed ? 1 : 0);
 
     expect((await send('DELETE', '/v1/cnetwork/rules/test-ban', undefined as unknown as string)).status).toBe(200);
     expect(await rules()).toEqual([]);
