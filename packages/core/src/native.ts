@@ -94,7 +94,7 @@ export interface NativeBinding {
     mapFd: number,
     /** Committed records are buffer[start, end) in the kernel's framing; `records` excludes discarded ones. */
     onBatch: (buffer: ArrayBuffer, start: number, end: number, records: number) => void,
-    options: { drainMs: number; maxRecordsPerSlice: number },
+    options: { drainMs: number; maxRecordsPerSlice: number; stagingBytes?: number; realtimeDrain: boolean },
   ) => NativeRingBuffer;
   mapLookup(fd: number, key: Buffer, valueOut: Buffer, flags?: number): boolean;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;
