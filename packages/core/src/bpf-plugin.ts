@@ -2,7 +2,7 @@ import { BpfObject, type AttachOptions } from './bpf-object.js';
 import { BoxwatchError } from './errors.js';
 import type { IEvent } from './event.js';
 import type { HookVariant, PluginContext, PluginStats, Userspace } from './plugin.js';
-import type { RecordHandler, RingBufferOptions, RingBufferReader, RingBufferStats } from './ring-buffer.js';
+import type { RecordHandler, RingBufferOptions, RingBufferReader, RingBufferStats, RingBufferTuning } from './ring-buffer.js';
 import { chooseVariant } from './variant.js';
 import type { DecodeContext } from './decode.js';
 
@@ -31,6 +31,8 @@ export abstract class BpfPlugin implements Userspace {
   protected ctx: PluginContext | null = null;
   protected variant: HookVariant | null = null;
   private readers: RingBufferReader[] = [];
+  /** Applied to every ring buffer of the plugin (its `ringBuffer` option, resolveRingBufferTuning). */
+  protected ringBufferTuning: RingBufferTuning = {};
   private emitted = 0;
   private readerErrors = 0;
 
@@ -100,6 +102,7 @@ export abstract class BpfPlugin implements Userspace {
       }
       this.readers = this.ringBuffers().map((rb) =>
         obj.ringBuffer(rb.map, rb.onRecord, {
+          ...this.ringBufferTuning,
           ...rb.options,
           onError: (err) => {
             this.readerErrors++;

@@ -10,7 +10,7 @@ export * as codec from './codec.js';
 export type { Codec } from './codec.js';
 export { BpfObject, BpfLink, type ProgramInfo, type MapInfo, type AttachOptions, type GlobalValue, type ProgramStats } from './bpf-object.js';
 export { BpfMap, MapType, UpdateFlags } from './map.js';
-export { RingBufferReader, type RecordHandler, type RingBufferOptions, type RingBufferStats } from './ring-buffer.js';
+export { RingBufferReader, resolveRingBufferTuning, type RecordHandler, type RingBufferOptions, type RingBufferStats, type RingBufferTuning } from './ring-buffer.js';
 export { libbpfVersion, numPossibleCpus } from './system.js';
 export { BpfPlugin, type RingBufferSpec } from './bpf-plugin.js';
 export { chooseVariant, type VariantChoice } from './variant.js';

@@ -182,9 +182,37 @@ export class RingBufferReader {
   }
 }
 
+const STAGING_RULE = 'must be 0 or a power of two from 4096 to 2^31';
+const validStagingBytes = (bytes: unknown): bytes is number =>
+  bytes === 0 || (typeof bytes === 'number' && Number.isInteger(bytes) && bytes >= 4096 && bytes <= 2 ** 31 && (bytes & (bytes - 1)) === 0);
+
 /** stagingBytes must be 0 or a power of two from the page size (4 KiB) to 2 GiB. */
 function checkStagingBytes(mapName: string, bytes: number): number {
-  const ok = bytes === 0 || (Number.isInteger(bytes) && bytes >= 4096 && bytes <= 2 ** 31 && (bytes & (bytes - 1)) === 0);
-  if (!ok) throw configError('stagingBytes', `must be 0 or a power of two from 4096 to 2^31 (ring buffer ${mapName}), got ${bytes}`);
+  if (!validStagingBytes(bytes)) throw configError('stagingBytes', `${STAGING_RULE} (ring buffer ${mapName}), got ${bytes}`);
   return bytes;
+}
+
+/** How a plugin's ring buffers are read: its `ringBuffer` option, applied to each of its readers. */
+export type RingBufferTuning = Pick<RingBufferOptions, 'stagingBytes' | 'realtimeDrain'>;
+
+/**
+ * Validates a plugin's `ringBuffer` option ({ stagingBytes?, realtimeDrain? }); errors name the
+ * field as `<field>.stagingBytes` and so on.
+ */
+export function resolveRingBufferTuning(value: unknown, field = 'ringBuffer'): RingBufferTuning {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw configError(field, `must be an object with stagingBytes and/or realtimeDrain, got ${JSON.stringify(value)}`);
+  const out: RingBufferTuning = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k === 'stagingBytes') {
+      if (!validStagingBytes(v)) throw configError(`${field}.stagingBytes`, `${STAGING_RULE}, got ${JSON.stringify(v)}`);
+      out.stagingBytes = v;
+    } else if (k === 'realtimeDrain') {
+      if (typeof v !== 'boolean') throw configError(`${field}.realtimeDrain`, `must be a boolean, got ${JSON.stringify(v)}`);
+      out.realtimeDrain = v;
+    } else {
+      throw configError(`${field}.${k}`, 'unknown option (stagingBytes, realtimeDrain)');
+    }
+  }
+  return out;
 }

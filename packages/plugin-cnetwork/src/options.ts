@@ -1,4 +1,4 @@
-import { configError } from '@boxwatch/core';
+import { configError, resolveRingBufferTuning, type RingBufferTuning } from '@boxwatch/core';
 import type Docker from 'dockerode';
 import { parseRule, type BannedPairInput } from './rules.js';
 
@@ -34,6 +34,13 @@ export interface CNetworkOptions {
    *   unconnected sockets are worth it.
    */
   udpAddresses?: 'socket' | 'syscall';
+  /**
+   * How this plugin's ring buffers are read: `stagingBytes` (the userspace staging buffer a native
+   * drain thread fills; default the larger of 4 MiB and the ring, 0 reads in place on the JS
+   * thread) and `realtimeDrain` (the drain thread at SCHED_FIFO 1, default true). See core's
+   * RingBufferOptions.
+   */
+  ringBuffer?: RingBufferTuning;
 }
 
 export interface ResolvedOptions {
@@ -44,6 +51,7 @@ export interface ResolvedOptions {
   maxFlows: number;
   ringBufferBytes: number;
   udpAddresses: 'socket' | 'syscall';
+  ringBuffer: RingBufferTuning;
 }
 
 function positiveInt(value: unknown, field: string, min: number, fallback: number): number {
@@ -67,6 +75,7 @@ export function resolveOptions(o: CNetworkOptions = {}): ResolvedOptions {
     maxFlows: positiveInt(o.maxFlows, 'maxFlows', 16, 16384),
     ringBufferBytes: powerOfTwo(o.ringBufferBytes, 'ringBufferBytes', 1 << 16, 1 << 22),
     udpAddresses: o.udpAddresses ?? 'socket',
+    ringBuffer: resolveRingBufferTuning(o.ringBuffer),
   };
 }
 

@@ -98,6 +98,7 @@ export class CNetworkPlugin extends BpfPlugin {
   constructor(options: CNetworkOptions = {}) {
     super();
     this.options = resolveOptions(options);
+    this.ringBufferTuning = this.options.ringBuffer;
     // Peers that exited are still named for a few flow intervals (their last flows are reported late).
     this.ips = new ContainerIpIndex(options.docker ?? new Docker(), Math.max(30_000, 3 * this.options.flowIntervalMs));
   }

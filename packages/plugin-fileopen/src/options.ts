@@ -1,4 +1,4 @@
-import { configError } from '@boxwatch/core';
+import { configError, resolveRingBufferTuning, type RingBufferTuning } from '@boxwatch/core';
 import { DEFAULT_DENY_PREFIXES, parseDenyPrefixes, type DenyPrefix, type DenyRule } from './deny-prefixes.js';
 
 export type FileOpenVariantName = 'kretprobe' | 'tp_btf' | 'raw_tp';
@@ -28,6 +28,13 @@ export interface FileOpenOptions {
    * tests). The other variants always use probe reads.
    */
   pathWalk?: 'auto' | 'probe-read';
+  /**
+   * How this plugin's ring buffers are read: `stagingBytes` (the userspace staging buffer a native
+   * drain thread fills; default the larger of 4 MiB and the ring, 0 reads in place on the JS
+   * thread) and `realtimeDrain` (the drain thread at SCHED_FIFO 1, default true). See core's
+   * RingBufferOptions.
+   */
+  ringBuffer?: RingBufferTuning;
 }
 
 export interface ResolvedOptions {
@@ -40,9 +47,10 @@ export interface ResolvedOptions {
   ringBytes: number;
   drainMs: number;
   pathWalk: 'auto' | 'probe-read';
+  ringBuffer: RingBufferTuning;
 }
 
-const KNOWN = new Set(['denyPrefixes', 'onlyWrites', 'containers', 'includeHost', 'maxDepth', 'variant', 'ringBytes', 'drainMs', 'pathWalk']);
+const KNOWN = new Set(['denyPrefixes', 'onlyWrites', 'containers', 'includeHost', 'maxDepth', 'variant', 'ringBytes', 'drainMs', 'pathWalk', 'ringBuffer']);
 
 export function resolveOptions(options: FileOpenOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw configError('options', 'must be an object');
@@ -73,6 +81,7 @@ export function resolveOptions(options: FileOpenOptions = {}): ResolvedOptions {
   const ringBytes = int('ringBytes', options.ringBytes, 4 << 20, 64 << 10, 1 << 30);
   if ((ringBytes & (ringBytes - 1)) !== 0) throw configError('ringBytes', `must be a power of two, got ${ringBytes}`);
   return {
+    ringBuffer: resolveRingBufferTuning(options.ringBuffer),
     denyRules: parseDenyPrefixes(options.denyPrefixes ?? DEFAULT_DENY_PREFIXES),
     onlyWrites: bool('onlyWrites', options.onlyWrites, false),
     containers,

@@ -89,6 +89,7 @@ export class FileOpenPlugin extends BpfPlugin {
   constructor(options: FileOpenOptions = {}, objectPath?: string) {
     super();
     this.opts = resolveOptions(options);
+    this.ringBufferTuning = this.opts.ringBuffer;
     this.denyRules = this.opts.denyRules;
     this.onlyWrites = this.opts.onlyWrites;
     this.watched = this.opts.containers;

@@ -1,4 +1,4 @@
-import { configError } from '@boxwatch/core';
+import { configError, resolveRingBufferTuning, type RingBufferTuning } from '@boxwatch/core';
 import { DETAIL_SPECS, DETAIL_SYSCALLS } from './detail-specs.js';
 import { hostArch, SyscallTable, type Arch } from './syscall-table.js';
 
@@ -26,6 +26,13 @@ export interface SyscallPluginOptions {
   maxCounterKeys?: number;
   /** Syscall numbering to use. Default: this machine's. */
   arch?: Arch;
+  /**
+   * How this plugin's ring buffers are read: `stagingBytes` (the userspace staging buffer a native
+   * drain thread fills; default the larger of 4 MiB and the ring, 0 reads in place on the JS
+   * thread) and `realtimeDrain` (the drain thread at SCHED_FIFO 1, default true). See core's
+   * RingBufferOptions.
+   */
+  ringBuffer?: RingBufferTuning;
 }
 
 export interface KernelSequenceOptions {
@@ -62,9 +69,10 @@ export interface ResolvedOptions {
   processEvents: boolean;
   maxCounterKeys: number;
   arch: Arch;
+  ringBuffer: RingBufferTuning;
 }
 
-const KNOWN = new Set(['watch', 'hostProcesses', 'drainIntervalMs', 'detail', 'sequence', 'kernelSequence', 'processEvents', 'maxCounterKeys', 'arch']);
+const KNOWN = new Set(['watch', 'hostProcesses', 'drainIntervalMs', 'detail', 'sequence', 'kernelSequence', 'processEvents', 'maxCounterKeys', 'arch', 'ringBuffer']);
 const KSEQ_KNOWN = new Set(['n', 'initialMode', 'maxKnownNgrams', 'maxLearnKeys', 'drainIntervalMs']);
 
 function intIn(field: string, v: unknown, dflt: number, min: number, max: number): number {
@@ -174,5 +182,6 @@ export function resolveOptions(input: SyscallPluginOptions = {}): ResolvedOption
     processEvents: bool('processEvents', input.processEvents, true),
     maxCounterKeys,
     arch,
+    ringBuffer: resolveRingBufferTuning(input.ringBuffer),
   };
 }

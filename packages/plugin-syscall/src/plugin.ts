@@ -76,6 +76,7 @@ export class SyscallPlugin extends BpfPlugin {
   constructor(options: SyscallPluginOptions = {}, objectPath: string = defaultObjectPath()) {
     super();
     this.options = resolveOptions(options);
+    this.ringBufferTuning = this.options.ringBuffer;
     this.table = new SyscallTable(this.options.arch);
     this.objectPath = objectPath;
     const withDetail = this.options.detail.length > 0;

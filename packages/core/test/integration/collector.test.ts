@@ -8,13 +8,16 @@ import {
   NdjsonSink,
   NoopSink,
   probeFeatures,
+  resolveRingBufferTuning,
   silentLogger,
+  type BoxwatchError,
   type BpfObject,
   type ContainerResolver,
   type HookVariant,
   type IEvent,
   type PluginContext,
   type PluginStats,
+  type RingBufferStats,
   type Userspace,
 } from '@boxwatch/core';
 import { test_record as R } from '../generated/test-record.js';
@@ -104,6 +107,44 @@ describe('Collector', () => {
     const stats = collector.stats();
     expect(stats.events.byType['test.getppid']).toBe(25);
     expect(stats.plugins.getppid).toMatchObject({ events: 25, lost: 0, state: 'stopped' });
+  });
+
+  it("applies a plugin's ring buffer tuning to its readers (in place, normal priority) and still delivers every event", async () => {
+    class InPlacePlugin extends GetppidPlugin {
+      constructor() {
+        super();
+        this.ringBufferTuning = resolveRingBufferTuning({ stagingBytes: 0, realtimeDrain: false });
+      }
+    }
+    for (const [plugin, stagingBytes] of [[new InPlacePlugin(), 0], [new GetppidPlugin(), 4 << 20]] as const) {
+      const noop = new NoopSink();
+      const collector = new Collector({ plugins: [plugin], sinks: [noop], logger: silentLogger, containers: noContainers, host: 'h1' });
+      await collector.start();
+      getppidTimes(25);
+      await new Promise((r) => setTimeout(r, 60));
+      const ring = (plugin.stats().ringBuffers as Record<string, RingBufferStats>).events!;
+      expect(ring).toMatchObject({ stagingBytes, records: 25, lost: 0 });
+      if (stagingBytes === 0) expect(ring.realtimeDrain).toBe(false);
+      await collector.stop();
+      expect(noop.stats().delivered).toBe(25);
+    }
+  });
+
+  it('names the bad field of a ring buffer tuning', () => {
+    const field = (v: unknown) => {
+      try {
+        resolveRingBufferTuning(v);
+      } catch (err) {
+        return (err as BoxwatchError).field;
+      }
+      return undefined;
+    };
+    expect(field({ stagingBytes: 3 << 20 })).toBe('ringBuffer.stagingBytes');
+    expect(field({ realtimeDrain: 'yes' })).toBe('ringBuffer.realtimeDrain');
+    expect(field({ staging: 0 })).toBe('ringBuffer.staging');
+    expect(field(7)).toBe('ringBuffer');
+    expect(resolveRingBufferTuning(undefined)).toEqual({});
+    expect(resolveRingBufferTuning({ stagingBytes: 1 << 20, realtimeDrain: true })).toEqual({ stagingBytes: 1 << 20, realtimeDrain: true });
   });
 
   it('detaches a disabled plugin and re-attaches it when enabled', async () => {

@@ -52,6 +52,7 @@ describe('plugin options', () => {
     expect(configErrorField(() => new FileOpenPlugin({ maxDepth: 8 }))).toBe('maxDepth');
     expect(configErrorField(() => new FileOpenPlugin({ onlyWrites: 1 as unknown as boolean }))).toBe('onlyWrites');
     expect(configErrorField(() => new FileOpenPlugin({ variant: 'fentry' as 'tp_btf' }))).toBe('variant');
+    expect(configErrorField(() => new FileOpenPlugin({ ringBuffer: { stagingBytes: 1000 } }))).toBe('ringBuffer.stagingBytes');
     expect(configErrorField(() => new FileOpenPlugin({ ringBytes: 100_000 }))).toBe('ringBytes');
     expect(configErrorField(() => new FileOpenPlugin({ containers: [''] }))).toBe('containers');
     expect(configErrorField(() => new FileOpenPlugin({ bogus: 1 } as never))).toBe('bogus');

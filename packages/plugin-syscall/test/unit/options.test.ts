@@ -47,6 +47,8 @@ describe('options', () => {
 
   it('rejects bad watch entries, unknown options and wrong types with the field named', () => {
     expect(configErrorOf(() => resolveOptions({ watch: [] }))).toMatchObject({ field: 'watch' });
+    expect(configErrorOf(() => resolveOptions({ ringBuffer: { realtimeDrain: 1 as unknown as boolean } }))).toMatchObject({ code: 'ERR_CONFIG', field: 'ringBuffer.realtimeDrain' });
+    expect(resolveOptions({ ringBuffer: { stagingBytes: 0 } }).ringBuffer).toEqual({ stagingBytes: 0 });
     expect(configErrorOf(() => resolveOptions({ watch: ['ok', ''] }))).toMatchObject({ field: 'watch[1]' });
     expect(configErrorOf(() => resolveOptions({ watch: 'web' as unknown as string[] }))).toMatchObject({ field: 'watch' });
     expect(configErrorOf(() => resolveOptions({ hostProcess: true } as never))).toMatchObject({ field: 'hostProcess' });
