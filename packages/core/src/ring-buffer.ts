@@ -192,7 +192,12 @@ function checkStagingBytes(mapName: string, bytes: number): number {
   return bytes;
 }
 
-/** How a plugin's ring buffers are read: its `ringBuffer` option, applied to each of its readers. */
+/**
+ * How a plugin's ring buffers are read: its `ringBuffer` option, applied to each of its readers.
+ * `stagingBytes`: the userspace staging buffer the native drain thread fills (default the larger of
+ * 4 MiB and the ring; 0 reads in place on the JS thread). `realtimeDrain`: the drain thread at
+ * SCHED_FIFO 1 (default true). Details at RingBufferOptions.
+ */
 export type RingBufferTuning = Pick<RingBufferOptions, 'stagingBytes' | 'realtimeDrain'>;
 
 /**

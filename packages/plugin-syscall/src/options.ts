@@ -26,12 +26,7 @@ export interface SyscallPluginOptions {
   maxCounterKeys?: number;
   /** Syscall numbering to use. Default: this machine's. */
   arch?: Arch;
-  /**
-   * How this plugin's ring buffers are read: `stagingBytes` (the userspace staging buffer a native
-   * drain thread fills; default the larger of 4 MiB and the ring, 0 reads in place on the JS
-   * thread) and `realtimeDrain` (the drain thread at SCHED_FIFO 1, default true). See core's
-   * RingBufferOptions.
-   */
+  /** How this plugin's ring buffers are read (staging buffer size, real-time drain thread): core's RingBufferTuning. */
   ringBuffer?: RingBufferTuning;
 }
 
