@@ -82,6 +82,11 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     // stagingBytes: absent = default (the larger of 4 MiB and the ring), 0 = read in place.
     int64_t staging = -1;
     if (opts.Has("stagingBytes") && opts.Get("stagingBytes").IsNumber()) staging = opts.Get("stagingBytes").As<Napi::Number>().Int64Value();
+    // The ring's `<name>_idle` flag map (absent for objects built before it): lets the thread idle.
+    if (opts.Has("idleMapFd") && opts.Get("idleMapFd").IsNumber()) {
+      int f = opts.Get("idleMapFd").As<Napi::Number>().Int32Value();
+      idle_fd_ = f >= 0 ? fcntl(f, F_DUPFD_CLOEXEC, 0) : -1;  // ours: the object may close its fd first
+    }
     bool realtime = !(opts.Has("realtimeDrain") && opts.Get("realtimeDrain").IsBoolean() && !opts.Get("realtimeDrain").As<Napi::Boolean>().Value());
 
     struct bpf_map_info map_info = {};
@@ -218,6 +223,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   // to make room.
   void DrainThread() {
     struct epoll_event evs[2];
+    int empty_ticks = 0;
+    bool idle = false;
     while (!__atomic_load_n(&thread_stop_, __ATOMIC_ACQUIRE)) {
       if (__atomic_load_n(&want_space_, __ATOMIC_SEQ_CST)) {
         struct pollfd pfd = {event_fd_, POLLIN, 0};
@@ -231,7 +238,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
         if (CopyCommitted() > 0) uv_async_send(async_);
         continue;
       }
-      int n = epoll_wait(epoll_fd_, evs, 2, static_cast<int>(drain_ms_));
+      int n = epoll_wait(epoll_fd_, evs, 2, idle ? kIdleCheckMs : static_cast<int>(drain_ms_));
       for (int i = 0; i < n; i++) {
         if (evs[i].data.fd == event_fd_) {
           uint64_t v;
@@ -242,13 +249,49 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
         }
       }
       if (__atomic_load_n(&thread_stop_, __ATOMIC_ACQUIRE)) break;
+      if (idle) {
+        // The check tick finds nothing in the common case: stay idle without a word to the kernel.
+        if (n == 0 && !KernelHasRecords()) continue;
+        SetIdle(false);  // woken by a first record: back to draining on the timer
+        idle = false;
+      }
       size_t copied;
       {
         std::lock_guard<std::mutex> guard(copy_mu_);
         copied = CopyCommitted();
       }
       if (copied > 0) uv_async_send(async_);
+      if (copied > 0 || KernelHasRecords()) {
+        empty_ticks = 0;
+        continue;
+      }
+      if (idle_fd_ < 0 || ++empty_ticks < kIdleAfterTicks) continue;
+      // Quiet for a few ticks: let the next record wake us and stop the timer. A record submitted
+      // before the producers saw the flag did not wake us: look once more after setting it.
+      empty_ticks = 0;
+      SetIdle(true);
+      __atomic_thread_fence(__ATOMIC_SEQ_CST);
+      if (KernelHasRecords()) {
+        SetIdle(false);
+        continue;
+      }
+      idle = true;
     }
+    if (idle) SetIdle(false);
+  }
+
+  // Empty drain ticks in a row before the thread goes idle, and how often an idle thread still
+  // looks (a record whose producer read the flag just before it was set, and so submitted without
+  // a wakeup, waits at most this long).
+  static constexpr int kIdleAfterTicks = 3;
+  static constexpr int kIdleCheckMs = 250;
+
+  // The ring's `<name>_idle` flag: 1 makes producers submit below the threshold with flags 0, so
+  // the kernel wakes us for the record at our position. The map update is a syscall: it orders
+  // our flag store before the KernelHasRecords() check that follows it.
+  void SetIdle(bool on) {
+    uint32_t zero = 0, v = on ? 1 : 0;
+    if (bpf_map_update_elem(idle_fd_, &zero, &v, BPF_ANY) == 0 && on) __atomic_add_fetch(&idle_spells_, 1, __ATOMIC_RELAXED);
   }
 
   // Moves committed records from the kernel's ring to the staging buffer, as far as the staging
@@ -461,6 +504,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     src_cons_ = src_prod_ = nullptr;
     if (event_fd_ >= 0) close(event_fd_);
     event_fd_ = -1;
+    if (idle_fd_ >= 0) close(idle_fd_);
+    idle_fd_ = -1;
     // uv_close on the poll handle is deferred, but epoll_ctl-removal by libuv happened in
     // uv_poll_stop; closing the fd now is safe.
     if (epoll_fd_ >= 0) close(epoll_fd_);
@@ -515,6 +560,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     o.Set("wakeups", Napi::Number::New(env, static_cast<double>(__atomic_load_n(&wakeups_, __ATOMIC_RELAXED))));
     o.Set("stagingBytes", Napi::Number::New(env, static_cast<double>(staging_size_)));
     o.Set("realtimeDrain", Napi::Boolean::New(env, realtime_));
+    o.Set("idleSpells", Napi::Number::New(env, static_cast<double>(__atomic_load_n(&idle_spells_, __ATOMIC_RELAXED))));
     o.Set("stagingFull", Napi::Number::New(env, static_cast<double>(__atomic_load_n(&staging_full_, __ATOMIC_RELAXED))));
     o.Set("slicesDeferred", Napi::Number::New(env, static_cast<double>(slices_deferred_)));
     return o;
@@ -554,6 +600,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
   bool thread_stop_ = false;
   bool realtime_ = false;  // the drain thread got SCHED_FIFO
   uint64_t staging_full_ = 0;
+  uint64_t idle_spells_ = 0;  // times the drain thread went idle (stopped its timer)
+  int idle_fd_ = -1;          // the ring's `<name>_idle` flag map
   int event_fd_ = -1;
   uv_async_t* async_ = nullptr;
   std::mutex copy_mu_;  // the thread's copy vs. a drain() on the JS thread

@@ -223,7 +223,9 @@ export class BpfObject {
     if (info.type !== MapType.RINGBUF) throw new BoxwatchError('ERR_STATE', `map ${mapName} is not a ring buffer`);
     const lostName = `${mapName}_lost`;
     const lostCounter = options.lostCounter ?? (this.mapInfos?.has(lostName) ? this.map(lostName, u32, u64) : undefined);
-    const reader = new RingBufferReader(mapName, info.fd, handler, { ...options, lostCounter });
+    const idleName = `${mapName}_idle`;
+    const idleFlagMapFd = options.idleFlagMapFd ?? (this.mapInfos?.has(idleName) ? this.mapInfo(idleName).fd : undefined);
+    const reader = new RingBufferReader(mapName, info.fd, handler, { ...options, lostCounter, ...(idleFlagMapFd === undefined ? {} : { idleFlagMapFd }) });
     this.readers.add(reader);
     return reader;
   }

@@ -10,7 +10,7 @@ export interface RingBufferSpec {
   /** Ring buffer map name (declared with BW_RINGBUF). */
   map: string;
   onRecord: RecordHandler;
-  options?: Omit<RingBufferOptions, 'lostCounter'>;
+  options?: Omit<RingBufferOptions, 'lostCounter' | 'idleFlagMapFd'>;
 }
 
 /**

@@ -74,7 +74,7 @@ export interface NativeRingBuffer {
   resume(): void;
   drain(maxSlices?: number): number;
   close(): void;
-  stats(): { records: number; batches: number; wakeups: number; slicesDeferred: number; stagingBytes: number; realtimeDrain: boolean; stagingFull: number };
+  stats(): { records: number; batches: number; wakeups: number; slicesDeferred: number; stagingBytes: number; realtimeDrain: boolean; idleSpells: number; stagingFull: number };
 }
 
 /** Errors thrown by the binding carry the errno and, for loads, libbpf's log. */
@@ -94,7 +94,7 @@ export interface NativeBinding {
     mapFd: number,
     /** Committed records are buffer[start, end) in the kernel's framing; `records` excludes discarded ones. */
     onBatch: (buffer: ArrayBuffer, start: number, end: number, records: number) => void,
-    options: { drainMs: number; maxRecordsPerSlice: number; stagingBytes?: number; realtimeDrain: boolean },
+    options: { drainMs: number; maxRecordsPerSlice: number; stagingBytes?: number; realtimeDrain: boolean; idleMapFd?: number },
   ) => NativeRingBuffer;
   mapLookup(fd: number, key: Buffer, valueOut: Buffer, flags?: number): boolean;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;

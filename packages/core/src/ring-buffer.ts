@@ -32,6 +32,12 @@ export interface RingBufferOptions {
    * cgroup); without it the thread runs at normal priority and stats().realtimeDrain is false.
    */
   realtimeDrain?: boolean;
+  /**
+   * fd of the ring's consumer flag map (BW_RINGBUF's `<name>_idle`; BpfObject.ringBuffer passes
+   * it). With it, a quiet drain thread stops its timer and lets the kernel wake it for the next
+   * record; without it (objects built before the flag) it drains every drainMs.
+   */
+  idleFlagMapFd?: number;
   /** The per-CPU lost-events counter map (BW_RINGBUF's `<name>_lost`). */
   lostCounter?: BpfMap<number, bigint>;
   /** Called when the handler throws; the record is counted in decodeErrors and skipped. */
@@ -49,6 +55,8 @@ export interface RingBufferStats {
   stagingBytes: number;
   /** The drain thread runs at real-time priority (asked for and granted). */
   realtimeDrain: boolean;
+  /** Times the drain thread went idle: no records for a few ticks, timer stopped, woken by the next record. */
+  idleSpells: number;
   /**
    * Times the staging buffer filled up (the JS side fell a whole staging buffer behind): records
    * then wait in the kernel ring until the JS side makes room, and what the ring cannot hold is
@@ -123,6 +131,7 @@ export class RingBufferReader {
         maxRecordsPerSlice: options.maxRecordsPerSlice ?? 4096,
         ...(stagingBytes === undefined ? {} : { stagingBytes }),
         realtimeDrain: options.realtimeDrain ?? true,
+        ...(options.idleFlagMapFd === undefined ? {} : { idleMapFd: options.idleFlagMapFd }),
       });
     } catch (err) {
       throw wrapNativeError(err, `ring buffer ${mapName}`);
@@ -168,7 +177,7 @@ export class RingBufferReader {
   }
 
   stats(): RingBufferStats {
-    const s = this.handle?.stats() ?? { records: 0, batches: 0, wakeups: 0, slicesDeferred: 0, stagingBytes: 0, realtimeDrain: false, stagingFull: 0 };
+    const s = this.handle?.stats() ?? { records: 0, batches: 0, wakeups: 0, slicesDeferred: 0, stagingBytes: 0, realtimeDrain: false, idleSpells: 0, stagingFull: 0 };
     const live = this.handle !== null;
     return { ...s, lost: live ? this.lost() : 0, lostWithRoom: live ? this.lostSlot(1) : 0, decodeErrors: this.decodeErrors };
   }

@@ -517,9 +517,9 @@ static __always_inline void send_record(struct scratch *s, u32 flags)
 	u32 size = offsetof(struct file_open_record, path) + ((s->rec.path_len + 1) & PATH_MASK);
 	if (size > sizeof(s->rec))
 		return;
-	/* BW_WAKEUP_FLAGS with the ring size from rodata: no wakeup unless a quarter is filled. */
+	/* BW_WAKEUP_FLAGS with the ring size from rodata. */
 	u64 flags_rb = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_bytes / BW_WAKEUP_FRACTION ? BPF_RB_FORCE_WAKEUP
-												 : BPF_RB_NO_WAKEUP;
+												 : bw_below_threshold_flags(&events_idle);
 	if (bpf_ringbuf_output(&events, &s->rec, size, flags_rb) < 0)
 		BW_COUNT_LOST(events_lost);
 }

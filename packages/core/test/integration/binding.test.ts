@@ -18,6 +18,8 @@ const open: BpfObject[] = [];
 afterEach(() => {
   for (const o of open.splice(0)) o.close();
 });
+const sleepAsync = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** Block the JS thread (a stalled consumer) while other threads run. */
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -40,6 +42,7 @@ describe('BpfObject spec (before load)', () => {
     const maps = Object.fromEntries(o.maps().map((m) => [m.name, m]));
     expect(maps.events?.type).toBe(MapType.RINGBUF);
     expect(maps.events_lost?.type).toBe(MapType.PERCPU_ARRAY);
+    expect(maps.events_idle).toMatchObject({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
     expect(maps.kv).toMatchObject({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 1024 });
     expect(o.globals().map((g) => g.name).sort()).toEqual(['discard_every', 'include_containers', 'magic', 'target_tgid', 'use_small']);
   });
@@ -204,6 +207,32 @@ describe('ring buffer', () => {
     rt.close();
     normal.close();
     expect(drainThreads()).toEqual([]); // joined on close
+  });
+
+  it('stops its drain timer while the ring is quiet, and the kernel wakes it for the next record', async () => {
+    const o = track(loadTestObject());
+    let n = 0;
+    const rb = o.ringBuffer('events', () => n++, { drainMs: 5 });
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 200 && !what(); i++) await sleepAsync(10);
+      expect(what()).toBe(true);
+    };
+    getppidTimes(10);
+    await until(() => n === 10);
+    // Three empty 5 ms ticks, then idle: the thread sets the ring's flag and stops its timer.
+    await until(() => rb.stats().idleSpells >= 1);
+    const [tid] = readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'bw-ring-drain');
+    const switches = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1]);
+    const before = switches();
+    await sleepAsync(500);
+    // With the 5 ms timer running it would be ~100; idle, only its 250 ms checks remain.
+    expect(switches() - before).toBeLessThan(10);
+    const wakeups = rb.stats().wakeups;
+    getppidTimes(1);
+    await until(() => n === 11);
+    // Delivered through a kernel wakeup (the record at the consumer's position), not a check tick.
+    expect(rb.stats().wakeups).toBeGreaterThan(wakeups);
+    expect(rb.stats().lost).toBe(0);
   });
 
   it('rejects a staging size that is not 0 or a power of two, naming the option', () => {

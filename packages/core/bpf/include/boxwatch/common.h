@@ -126,11 +126,15 @@ static __always_inline void bw_fill_header_btf(struct bw_event_header *h, u16 ty
 /* ---------------------------------------------------------------------------------------------
  * Ring buffers with lost-event counters
  *
- * BW_RINGBUF(name, bytes) declares the ring buffer `name` and its per-CPU drop counter
- * `name_lost`; userspace reads the counter by that naming convention. Records are submitted
- * without a wakeup (a wakeup per record is ~8x slower on syscall-heavy loads) and the consumer
- * drains on a timer; once the buffer is fuller than 1/BW_WAKEUP_FRACTION we force a wakeup so a
- * burst does not overflow while the consumer sleeps.
+ * BW_RINGBUF(name, bytes) declares the ring buffer `name`, its per-CPU drop counter `name_lost`
+ * and its consumer flag `name_idle`; userspace finds both by that naming convention. Records are
+ * submitted without a wakeup (a wakeup per record is ~8x slower on syscall-heavy loads) and the
+ * consumer drains on a timer; once the buffer is fuller than 1/BW_WAKEUP_FRACTION we force a
+ * wakeup so a burst does not overflow while the consumer sleeps. A consumer that found nothing
+ * for a while sets `name_idle` and stops its timer: records are then submitted with flags 0, and
+ * the kernel wakes it for the first record after it caught up (the record at its position), so
+ * an idle ring costs no wakeups and the first record after a quiet spell is not held for a timer
+ * tick. The consumer clears the flag when woken.
  * ------------------------------------------------------------------------------------------- */
 
 #define BW_WAKEUP_FRACTION 4
@@ -156,7 +160,13 @@ static __always_inline void bw_fill_header_btf(struct bw_event_header *h, u16 ty
 		__uint(max_entries, 2);                                                             \
 		__type(key, u32);                                                                   \
 		__type(value, u64);                                                                 \
-	} name##_lost SEC(".maps")
+	} name##_lost SEC(".maps");                                                                 \
+	struct {                                                                                    \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                                   \
+		__uint(max_entries, 1);                                                             \
+		__type(key, u32);                                                                   \
+		__type(value, u32);                                                                 \
+	} name##_idle SEC(".maps")
 
 static __always_inline void bw_count_lost_slot(void *lost, u32 slot)
 {
@@ -184,12 +194,21 @@ static __always_inline void bw_count_lost_slot(void *lost, u32 slot)
 /* Count one lost event (for bpf_ringbuf_output failures and other drop paths). */
 #define BW_COUNT_LOST(lost) bw_count_lost_slot(&lost, BW_LOST_ALL)
 
-/* Wakeup flag for a submit: none unless the buffer is past the fill threshold. */
+/* Below the fill threshold: no wakeup, unless the consumer said it is idle (`name_idle`); then
+ * flags 0, with which the kernel wakes it only if this record is the one it waits for. */
+static __always_inline u64 bw_below_threshold_flags(void *idle_map)
+{
+	u32 zero = 0;
+	u32 *idle = bpf_map_lookup_elem(idle_map, &zero);
+	return idle && *idle ? 0 : BPF_RB_NO_WAKEUP;
+}
+
+/* Wakeup flag for a submit: forced past the fill threshold, see bw_below_threshold_flags below it. */
 #define BW_WAKEUP_FLAGS(rb)                                                                         \
 	(bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >                                                \
 			 bpf_ringbuf_query(&rb, BPF_RB_RING_SIZE) / BW_WAKEUP_FRACTION                  \
 		 ? BPF_RB_FORCE_WAKEUP                                                              \
-		 : BPF_RB_NO_WAKEUP)
+		 : bw_below_threshold_flags(&rb##_idle))
 
 #define BW_SUBMIT(rb, rec) bpf_ringbuf_submit(rec, BW_WAKEUP_FLAGS(rb))
 
