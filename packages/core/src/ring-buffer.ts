@@ -7,7 +7,10 @@ import { wrapNativeError } from './map.js';
 export type RecordHandler = (view: DataView, offset: number, length: number) => void;
 
 export interface RingBufferOptions {
-  /** Drain interval in ms (default 10): producers submit without wakeups. */
+  /**
+   * Drain interval in ms (default 10): producers submit without wakeups below a quarter full, so
+   * records wait up to this long. A staged reader's quiet ring stops the timer (see idleFlagMapFd).
+   */
   drainMs?: number;
   /**
    * Most records handled per drain slice before yielding to the event loop (default 4096, a few ms
