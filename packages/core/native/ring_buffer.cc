@@ -60,6 +60,17 @@ namespace {
 
 inline uint32_t Align8(uint32_t n) { return (n + 7u) & ~7u; }
 
+// The record header at `pos` in a ring (or staging) mapping: its length word, read with acquire so
+// the record's bytes are visible once it says committed.
+inline uint32_t RecordWord(const uint8_t* data, unsigned long mask, unsigned long pos) {
+  return __atomic_load_n(reinterpret_cast<const uint32_t*>(data + (pos & mask)), __ATOMIC_ACQUIRE);
+}
+
+// Bytes a record takes in the ring: header + data, padded to 8.
+inline uint32_t RecordBytes(uint32_t word) {
+  return Align8((word & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ);
+}
+
 class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -124,12 +135,8 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     src_data_ = data_;
     src_size_ = size_;
     if (staging != 0) {
-      uint64_t want = staging > 0 ? static_cast<uint64_t>(staging) : (size_ > kDefaultStaging ? size_ : kDefaultStaging);
-      if ((want & (want - 1)) != 0 || want < page_ || want > (1ull << 31)) {
-        Teardown();
-        throw Napi::RangeError::New(env, "ring buffer: stagingBytes must be 0 or a power of two between the page size and 2 GiB");
-      }
-      MapStaging(env, want);
+      // A given size was validated by the TypeScript wrapper (a power of two, 4 KiB..2 GiB).
+      MapStaging(env, staging > 0 ? static_cast<uint64_t>(staging) : (size_ > kDefaultStaging ? size_ : kDefaultStaging));
       src_cons_ = &staging_cons_;
       src_prod_ = &staging_prod_;
       src_data_ = staging_;
@@ -231,22 +238,15 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
     while (!__atomic_load_n(&thread_stop_, __ATOMIC_ACQUIRE)) {
       if (__atomic_load_n(&want_space_, __ATOMIC_SEQ_CST)) {
         struct pollfd pfd = {event_fd_, POLLIN, 0};
-        if (poll(&pfd, 1, static_cast<int>(drain_ms_)) > 0) {
-          uint64_t v;
-          while (read(event_fd_, &v, sizeof(v)) > 0) {
-          }
-        }
+        if (poll(&pfd, 1, static_cast<int>(drain_ms_)) > 0) ClearEventFd();
         if (__atomic_load_n(&thread_stop_, __ATOMIC_ACQUIRE)) break;
-        std::lock_guard<std::mutex> guard(copy_mu_);
-        if (CopyCommitted() > 0) uv_async_send(async_);
+        CopyAndNotify();
         continue;
       }
       int n = epoll_wait(epoll_fd_, evs, 2, idle ? kIdleCheckMs : static_cast<int>(drain_ms_));
       for (int i = 0; i < n; i++) {
         if (evs[i].data.fd == event_fd_) {
-          uint64_t v;
-          while (read(event_fd_, &v, sizeof(v)) > 0) {
-          }
+          ClearEventFd();
         } else {
           __atomic_add_fetch(&wakeups_, 1, __ATOMIC_RELAXED);
         }
@@ -258,12 +258,7 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
         SetIdle(false);  // woken by a first record: back to draining on the timer
         idle = false;
       }
-      size_t copied;
-      {
-        std::lock_guard<std::mutex> guard(copy_mu_);
-        copied = CopyCommitted();
-      }
-      if (copied > 0) uv_async_send(async_);
+      size_t copied = CopyAndNotify();
       if (copied > 0 || KernelHasRecords()) {
         empty_ticks = 0;
         continue;
@@ -281,6 +276,23 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       idle = true;
     }
     if (idle) SetIdle(false);
+  }
+
+  void ClearEventFd() {
+    uint64_t v;
+    while (read(event_fd_, &v, sizeof(v)) > 0) {
+    }
+  }
+
+  // The thread's copy: staged records are announced to the JS thread. Returns bytes copied.
+  size_t CopyAndNotify() {
+    size_t copied;
+    {
+      std::lock_guard<std::mutex> guard(copy_mu_);
+      copied = CopyCommitted();
+    }
+    if (copied > 0) uv_async_send(async_);
+    return copied;
   }
 
   // Empty drain ticks in a row before the thread goes idle, and how often an idle thread still
@@ -313,10 +325,9 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       unsigned long pos = kcons;
       bool full = false;
       while (pos < kprod) {
-        const uint32_t* hdr = reinterpret_cast<const uint32_t*>(data_ + (pos & kmask));
-        uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
-        if (len & BPF_RINGBUF_BUSY_BIT) break;
-        unsigned long rec = Align8((len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ);
+        uint32_t word = RecordWord(data_, kmask, pos);
+        if (word & BPF_RINGBUF_BUSY_BIT) break;
+        unsigned long rec = RecordBytes(word);
         if (pos + rec - kcons > room) {
           full = true;
           break;
@@ -373,11 +384,10 @@ class RingBuffer : public Napi::ObjectWrap<RingBuffer> {
       unsigned long start = cons, pos = cons;
       uint32_t count = 0;
       while (pos < prod && pos - start < batch_bytes_limit_ && delivered + count < slice_limit_) {
-        const uint32_t* hdr = reinterpret_cast<const uint32_t*>(src_data_ + (pos & mask));
-        uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
-        if (len & BPF_RINGBUF_BUSY_BIT) break;  // reserved, not yet submitted: records after it wait too
-        if (!(len & BPF_RINGBUF_DISCARD_BIT)) count++;
-        pos += Align8((len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ);
+        uint32_t word = RecordWord(src_data_, mask, pos);
+        if (word & BPF_RINGBUF_BUSY_BIT) break;  // reserved, not yet submitted: records after it wait too
+        if (!(word & BPF_RINGBUF_DISCARD_BIT)) count++;
+        pos += RecordBytes(word);
       }
       if (pos == start) break;
       if (count > 0) {
