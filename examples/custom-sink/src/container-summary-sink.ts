@@ -32,7 +32,7 @@ export class ContainerSummarySink implements Sink {
   write(event: IEvent): void {
     this.counters.received++;
     if (!event.container) return; // host processes are not summarised
-    const key = event.container.name ?? event.container.id.slice(0, 12);
+    const key = event.container.name ?? event.container.id?.slice(0, 12) ?? `unresolved cgroup ${event.cgroupId}`;
     let byType = this.counts.get(key);
     if (!byType) this.counts.set(key, (byType = new Map()));
     byType.set(event.type, (byType.get(event.type) ?? 0) + 1);

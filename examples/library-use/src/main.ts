@@ -17,7 +17,7 @@ const isConnect = (e: IEvent): e is NetConnectEvent => e.type === 'net.connect';
 const collector = new Collector({ plugins: [new SyscallPlugin(), new FileOpenPlugin(), new CNetworkPlugin()], handleSignals: true });
 const detector = new Detector({ models: false }); // default rules only
 
-const where = (e: IEvent) => e.container?.name ?? e.container?.id.slice(0, 12) ?? 'host';
+const where = (e: IEvent) => (e.container ? (e.container.name ?? e.container.id?.slice(0, 12) ?? 'unresolved container') : 'host');
 collector.on('event', (e) => {
   if (isFileOpen(e) && e.container && e.flags.write) console.log(JSON.stringify({ kind: 'write', container: where(e), comm: e.comm, path: e.path, fs: e.fs }));
   else if (isConnect(e)) console.log(JSON.stringify({ kind: 'connect', container: where(e), to: `${e.daddr}:${e.dport}`, peer: e.peer_container?.name ?? null }));

@@ -27,7 +27,7 @@ export interface CollectorOptions {
   /** Host name stamped on events (default os.hostname()). */
   host?: string;
   /** Container metadata source (default: a DockerContainerRegistry started by the Collector). */
-  containers?: ContainerResolver & { start?(): Promise<void>; close?(): void };
+  containers?: ManagedContainerSource;
   logger?: Logger;
   /** Pre-computed kernel feature report (default: probe at start). */
   features?: FeatureReport;
@@ -35,9 +35,23 @@ export interface CollectorOptions {
   handleSignals?: boolean;
 }
 
+/** A container resolver the Collector starts (with the kernel's feature report) and closes. */
+export type ManagedContainerSource = ContainerResolver & {
+  start?(options: { features: FeatureReport }): Promise<void>;
+  close?(): void;
+  stats?(): object;
+};
+
 export interface CollectorStats {
   startedAt: string | null;
   events: { total: number; byType: Record<string, number> };
+  /**
+   * Events of tasks in a container (their own pid namespace) for which no container id could be
+   * found: delivered with `container: { id: null, unresolved: true }`, counted here.
+   */
+  unattributedEvents: number;
+  /** The container source's own figures (the Docker registry: known containers, kernel name table). */
+  containerSource?: object;
   plugins: Record<string, PluginStats & { state: PluginState; error?: string }>;
   sinks: Record<string, SinkStats & { writeErrors: number }>;
   containers: number;
@@ -61,7 +75,8 @@ export class Collector extends (EventEmitter as new () => TypedEmitter<Collector
   private readonly slots = new Map<string, PluginSlot>();
   private readonly sinks: Sink[];
   private readonly sinkErrors = new Map<Sink, number>();
-  private readonly containerSource: ContainerResolver & { start?(): Promise<void>; close?(): void };
+  private readonly containerSource: ManagedContainerSource;
+  private unattributed = 0;
   private readonly ownsContainers: boolean;
   private features: FeatureReport | undefined;
   private total = 0;
@@ -110,8 +125,7 @@ export class Collector extends (EventEmitter as new () => TypedEmitter<Collector
     if (this.startedAt) throw new BoxwatchError('ERR_STATE', 'collector already started');
     this.startedAt = new Date();
     for (const s of this.sinks) await s.start?.();
-    if (this.containerSource.start) await this.containerSource.start();
-    this.featureReport;
+    if (this.containerSource.start) await this.containerSource.start({ features: this.featureReport });
     for (const slot of this.slots.values()) await this.startPlugin(slot);
     const running = [...this.slots.values()].filter((s) => s.state === 'running');
     if (this.slots.size > 0 && running.length === 0) {
@@ -171,6 +185,7 @@ export class Collector extends (EventEmitter as new () => TypedEmitter<Collector
   /** Route one event: counters, subscribers, sinks. A throwing sink or subscriber is counted, not fatal. */
   dispatch(event: IEvent): void {
     this.total++;
+    if (event.container !== null && event.container.id === null) this.unattributed++;
     this.byType.set(event.type, (this.byType.get(event.type) ?? 0) + 1);
     try {
       this.emit('event', event);
@@ -230,6 +245,8 @@ export class Collector extends (EventEmitter as new () => TypedEmitter<Collector
       plugins,
       sinks,
       containers: this.containerSource.list().length,
+      unattributedEvents: this.unattributed,
+      ...(this.containerSource.stats ? { containerSource: this.containerSource.stats() } : {}),
     };
   }
 

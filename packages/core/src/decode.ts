@@ -61,8 +61,15 @@ export function recordType(view: DataView, offset: number): number {
 }
 
 /**
- * Decode the common header at `offset`. The container is looked up by cgroup id unless the kernel
- * flagged the task as a host task (initial pid namespace).
+ * The container of a task in its own pid namespace whose cgroup no resolver could map to a container
+ * id: still a container event (never reported as the host's), marked so, and counted by the Collector.
+ */
+export const UNRESOLVED_CONTAINER: ContainerInfo = Object.freeze({ id: null, unresolved: true });
+
+/**
+ * Decode the common header at `offset`. The container is the one the record's cgroup id resolves
+ * to; when none does, a task the kernel flagged as a host task (initial pid namespace) is the
+ * host's (`container: null`) and any other task's container is UNRESOLVED_CONTAINER.
  */
 export function decodeHeader(view: DataView, offset: number, ctx: DecodeContext): EventHeader {
   return readHeader({ time: EPOCH, ts: 0n, host: '', container: null, cgroupId: 0n, pid: 0, tid: 0, comm: '' }, view, offset, ctx);
@@ -76,7 +83,8 @@ function readHeader<T extends EventHeader>(out: T, view: DataView, offset: numbe
   out.time = ctx.clock.dateFromParts(view.getUint32(offset + O.ts_ns, true), view.getUint32(offset + O.ts_ns + 4, true));
   out.ts = view.getBigUint64(offset + O.ts_ns, true);
   out.host = ctx.host;
-  out.container = (view.getUint8(offset + O.flags) & HOST_FLAG) !== 0 ? null : cg.container;
+  const c = cg.container;
+  out.container = c !== null ? c : (view.getUint8(offset + O.flags) & HOST_FLAG) !== 0 ? null : UNRESOLVED_CONTAINER;
   out.cgroupId = cg.id;
   out.pid = view.getUint32(offset + O.tgid, true);
   out.tid = view.getUint32(offset + O.pid, true);

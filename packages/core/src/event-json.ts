@@ -29,7 +29,7 @@ function isAscii(s: string): boolean {
 interface ContainerText {
   json: string;
   ascii: boolean;
-  id: string;
+  id: string | null;
   name: unknown;
   image: unknown;
   imageId: unknown;

@@ -13,8 +13,14 @@ import { HEADER_KEYS, jsonValue } from './json-value.js';
 export const EVENT_SCHEMA_VERSION = 1;
 
 export interface ContainerInfo {
-  /** Full 64-hex container id. */
-  id: string;
+  /**
+   * Full 64-hex container id; null when the task is in a container (its own pid namespace) but no
+   * runtime id could be found for its cgroup (then `unresolved` is true). Such events are still
+   * container events: rules that ask "in a container" apply to them.
+   */
+  id: string | null;
+  /** Set (true) only on the container of an event whose container id could not be found. */
+  unresolved?: boolean;
   /** Container name without the leading slash. */
   name?: string;
   /** Image reference as the runtime reports it (e.g. `busybox:latest`). */
@@ -23,6 +29,16 @@ export interface ContainerInfo {
   imageId?: string;
   labels?: Record<string, string>;
   runtime?: string;
+}
+
+/**
+ * The key that groups an event's state per container: the container id, `cgroup:<id>` for a
+ * container whose id could not be found (its own key, never merged with the host's), or `host`.
+ */
+export function containerKey(event: { readonly container: ContainerInfo | null; readonly cgroupId: bigint }): string {
+  const c = event.container;
+  if (c === null) return 'host';
+  return c.id ?? `cgroup:${event.cgroupId}`;
 }
 
 export interface IEvent {

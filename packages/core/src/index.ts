@@ -14,13 +14,14 @@ export { RingBufferReader, resolveRingBufferTuning, type RecordHandler, type Rin
 export { libbpfVersion, numPossibleCpus } from './system.js';
 export { BpfPlugin, type RingBufferSpec } from './bpf-plugin.js';
 export { chooseVariant, type VariantChoice } from './variant.js';
-export { decodeHeader, recordEvent, headerNsPid, readCString, recordType, EVENT_HEADER_SIZE, type DecodeContext, type EventDraft } from './decode.js';
+export { decodeHeader, recordEvent, UNRESOLVED_CONTAINER, headerNsPid, readCString, recordType, EVENT_HEADER_SIZE, type DecodeContext, type EventDraft } from './decode.js';
 export { bw_event_header as EVENT_HEADER_LAYOUT } from './generated/event-header.js';
 export { probeFeatures } from './probes.js';
-export { DockerContainerRegistry, type ContainerRegistryOptions } from './containers/registry.js';
+export { DockerContainerRegistry, type ContainerRegistryOptions, type ContainerRegistryStats } from './containers/registry.js';
+export { KernelCgroupNames, CGROUP_NAME_VARIANTS, type KernelCgroupName, type KernelCgroupNamesStats } from './containers/kernel-names.js';
 export { CgroupIndex, findCgroup2Root } from './containers/cgroup-index.js';
 export { containerIdFromCgroupName } from './containers/cgroup-name.js';
-export { Collector, type CollectorOptions, type CollectorEvents, type CollectorStats, type PluginState } from './collector.js';
+export { Collector, type ManagedContainerSource, type CollectorOptions, type CollectorEvents, type CollectorStats, type PluginState } from './collector.js';
 export { NdjsonSink, PrettySink, type StreamSinkOptions } from './sinks/ndjson.js';
 export { NoopSink } from './sinks/noop.js';
 export { ReorderBuffer, eventTimeKey } from './reorder.js';

@@ -19,7 +19,7 @@ export interface HookVariant {
 
 /** What the agent knows about a container beyond the metadata carried in events. */
 export interface ContainerDetails {
-  info: ContainerInfo;
+  info: KnownContainer;
   /** Host pid of the container's init process (0 when not running). */
   pid: number;
   /** IPv4 and IPv6 addresses of the container on its networks. */
@@ -32,20 +32,29 @@ export interface ContainerDetails {
 /** Looks up container metadata for the kernel's container key. */
 export interface ContainerResolver {
   /** Container for a cgroup v2 id, or null for the host / an unknown cgroup. Synchronous (cached). */
-  byCgroupId(cgroupId: bigint): ContainerInfo | null;
+  byCgroupId(cgroupId: bigint): KnownContainer | null;
   /** Container by full id, 12+ hex prefix or name (without the leading slash). */
-  find(idOrName: string): ContainerInfo | null;
+  find(idOrName: string): KnownContainer | null;
   /** Containers currently known to be running. */
-  list(): ContainerInfo[];
+  list(): KnownContainer[];
   /** Pid, addresses and cgroup id of a container (by id, prefix or name). */
   details(idOrName: string): ContainerDetails | null;
   /** The container that owns an IP address, if it is a local container. */
-  byIp(ip: string): ContainerInfo | null;
+  byIp(ip: string): KnownContainer | null;
   /** cgroup v2 id of a container, when known. */
   cgroupIdOf(containerId: string): bigint | null;
   /** Called when a container starts or stops (after metadata is refreshed). */
-  onChange(listener: (change: { kind: 'start' | 'stop'; container: ContainerInfo }) => void): () => void;
+  onChange(listener: (change: { kind: 'start' | 'stop'; container: KnownContainer }) => void): () => void;
+  /**
+   * Settles when the name of `container` is known or cannot become known, at most `timeoutMs`
+   * later; null when nothing is pending. Lets alerts (never events) wait briefly for the name of a
+   * container seen in the kernel before its runtime answered.
+   */
+  whenNamed?(container: ContainerInfo, timeoutMs: number): Promise<void> | null;
 }
+
+/** A container the runtime or cgroupfs named (its id is known). */
+export type KnownContainer = ContainerInfo & { id: string };
 
 /** What the Collector hands a plugin when it starts. */
 export interface PluginContext {

@@ -7,7 +7,7 @@ import { readFile, readlink } from 'node:fs/promises';
 import {
   BoxwatchError,
   createEvent,
-  type ContainerInfo,
+  type KnownContainer,
   type HookVariant,
   type Logger,
   type PluginContext,
@@ -172,7 +172,7 @@ export class ResourcesPlugin implements Userspace {
     this.counters.intervals++;
   }
 
-  private async sampleOne(ctx: PluginContext, container: ContainerInfo): Promise<void> {
+  private async sampleOne(ctx: PluginContext, container: KnownContainer): Promise<void> {
     try {
       let sampler = this.samplers.get(container.id);
       if (!sampler) {

@@ -2,7 +2,7 @@
  * Test harness: a PluginContext over a fixed list of containers (so tests see only the containers
  * they started, not other engineers'), a logger that keeps warnings, and docker helpers.
  */
-import { ALL_FEATURES, type ContainerInfo, type ContainerResolver, type FeatureReport, type IEvent, type Logger, type PluginContext } from '@boxwatch/core';
+import { ALL_FEATURES, type KnownContainer, type ContainerResolver, type FeatureReport, type IEvent, type Logger, type PluginContext } from '@boxwatch/core';
 import {
   RecordingLogger,
   TEST_IMAGE,
@@ -33,13 +33,13 @@ export function startContainer(role: string, cmd: string[], runArgs: string[] = 
 
 export const removeContainers = removeTestContainers;
 
-type Change = { kind: 'start' | 'stop'; container: ContainerInfo };
+type Change = { kind: 'start' | 'stop'; container: KnownContainer };
 
 /**
  * A resolver that always lists the given containers, even after they are removed (as a resolver
  * that has not caught up would), and knows no details, so the plugin asks Docker for init pids.
  */
-export function staticResolver(containers: ContainerInfo[]): ContainerResolver & { emitChange(change: Change): void } {
+export function staticResolver(containers: KnownContainer[]): ContainerResolver & { emitChange(change: Change): void } {
   const listeners = new Set<(change: Change) => void>();
   return {
     byCgroupId: () => null,

@@ -8,7 +8,7 @@
  * here from the learned model, and writes a `syscall.seq_mismatch` record only for the missing ones)
  * or `off`. Per container and CPU, match/mismatch counters, drained into `syscall.seq_stats`.
  */
-import { codec, createEvent, UpdateFlags, type BpfMap, type ContainerInfo, type IEvent, type KernelClock } from '@boxwatch/core';
+import { codec, createEvent, UpdateFlags, type BpfMap, type ContainerInfo, type KnownContainer, type IEvent, type KernelClock } from '@boxwatch/core';
 import { sc_kseq_counter as C, sc_kseq_key as K } from './generated/layout.js';
 import type { ResolvedKernelSequence } from './options.js';
 import type { WatchValue, WatchValueSource } from './watched.js';
@@ -79,7 +79,7 @@ export interface KernelSequenceMaps {
 }
 
 interface Member {
-  info: ContainerInfo;
+  info: KnownContainer;
   cgroupId: bigint;
   slot: number;
   /** Counter totals at the previous drain. */
@@ -145,7 +145,7 @@ export class KernelSequence implements WatchValueSource {
   }
 
   /** WatchValueSource: a container starts being watched. */
-  valueFor(info: ContainerInfo, cgroupId: bigint): WatchValue {
+  valueFor(info: KnownContainer, cgroupId: bigint): WatchValue {
     const p = this.profile(profileKeyOf(info));
     const slot = this.freeSlots.pop() ?? this.nextSlot++;
     if (slot >= KSEQ_SLOTS) throw new Error(`kernel sequence filtering: more than ${KSEQ_SLOTS} watched containers`);
@@ -155,7 +155,7 @@ export class KernelSequence implements WatchValueSource {
   }
 
   /** WatchValueSource: a container stopped being watched. */
-  removed(info: ContainerInfo): void {
+  removed(info: KnownContainer): void {
     for (const p of this.byImage.values()) {
       const m = p.members.get(info.id);
       if (m) {

@@ -2,7 +2,7 @@
  * Keeps the kernel's `watched` cgroup-id map in step with the `watch` option: containers named in
  * it that are running now, and those that start later (ContainerResolver.onChange).
  */
-import { codec, type BpfMap, type ContainerInfo, type ContainerResolver, type Logger } from '@boxwatch/core';
+import { codec, type BpfMap, type KnownContainer, type ContainerResolver, type Logger } from '@boxwatch/core';
 import { sc_watch_value as W } from './generated/layout.js';
 
 /** Value of the kernel's `watched` map (struct sc_watch_value): the container's sequence profile. */
@@ -20,8 +20,8 @@ export const watchValueCodec = codec.struct<WatchValue>(W.size, {
 
 /** Decides the `watched` map value of a container and hears when it stops being watched. */
 export interface WatchValueSource {
-  valueFor(info: ContainerInfo, cgroupId: bigint): WatchValue;
-  removed(info: ContainerInfo, cgroupId: bigint): void;
+  valueFor(info: KnownContainer, cgroupId: bigint): WatchValue;
+  removed(info: KnownContainer, cgroupId: bigint): void;
 }
 
 const PLAIN: WatchValueSource = { valueFor: () => ({ profile: 0, slot: 0, mode: 0 }), removed: () => undefined };
@@ -40,7 +40,7 @@ export class WatchedCgroups {
   ) {}
 
   /** Does a container match one of the entries (full id, 12+ character id prefix, or name)? */
-  matches(info: ContainerInfo): boolean {
+  matches(info: KnownContainer): boolean {
     const name = info.name?.replace(/^\//, '');
     return this.entries.some((e) => e === info.id || e === name || (e.length >= 12 && info.id.startsWith(e)));
   }
@@ -57,7 +57,7 @@ export class WatchedCgroups {
     return pending;
   }
 
-  add(info: ContainerInfo): void {
+  add(info: KnownContainer): void {
     if (this.cgroupOf.has(info.id)) return;
     const cgroupId = this.containers.cgroupIdOf(info.id);
     if (cgroupId === null) {
@@ -69,7 +69,7 @@ export class WatchedCgroups {
     this.cgroupOf.set(info.id, cgroupId);
   }
 
-  remove(info: ContainerInfo): void {
+  remove(info: KnownContainer): void {
     const cgroupId = this.cgroupOf.get(info.id);
     if (cgroupId === undefined) return;
     this.cgroupOf.delete(info.id);

@@ -1,4 +1,4 @@
-import type { IEvent } from '@boxwatch/core';
+import { containerKey, type IEvent } from '@boxwatch/core';
 
 /**
  * Topic layout: one topic per event family, so a consumer interested only in network events does not
@@ -43,8 +43,8 @@ export function topicsFor(prefix: string, families: readonly string[] = EVENT_FA
  * container (or of one host's host processes) land on one partition, in order, and the detector
  * instance that owns that partition sees the container's whole story.
  */
-export function messageKey(event: Pick<IEvent, 'host' | 'container'>): string {
-  const id = event.container?.id ?? 'host';
+export function messageKey(event: Pick<IEvent, 'host' | 'container' | 'cgroupId'>): string {
+  const id = containerKey(event);
   // The key of the last event is reused while host and id stay the same (events come in runs from
   // one container): a new string per event cost a hash for the queue's Map lookup each time.
   if (event.host !== lastKeyHost || id !== lastKeyId) {

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ContainerInfo } from '../event.js';
+import type { KnownContainer } from '../plugin.js';
 import { findCgroup2Root } from '../containers/cgroup-index.js';
 import { docker } from './docker.js';
 import { TEST_IMAGE } from './image.js';
@@ -14,7 +14,7 @@ export interface TestContainer {
   cgroupId: bigint;
   /** Address on the default bridge ('' with --network none/host). */
   ip: string;
-  info: ContainerInfo;
+  info: KnownContainer;
 }
 
 export interface StartOptions {

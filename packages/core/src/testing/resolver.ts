@@ -1,8 +1,7 @@
-import type { ContainerInfo } from '../event.js';
-import type { ContainerDetails, ContainerResolver } from '../plugin.js';
+import type { ContainerDetails, ContainerResolver, KnownContainer } from '../plugin.js';
 
-type Known = { info: ContainerInfo; cgroupId?: bigint; pid?: number; ip?: string };
-type Change = { kind: 'start' | 'stop'; container: ContainerInfo };
+type Known = { info: KnownContainer; cgroupId?: bigint; pid?: number; ip?: string };
+type Change = { kind: 'start' | 'stop'; container: KnownContainer };
 
 export interface FixedResolver extends ContainerResolver {
   /** Announce a start or stop to the plugin's onChange listeners. */

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createEvent, decodeHeader, EVENT_HEADER_LAYOUT as H, KernelClock, recordEvent, type ContainerInfo, type ContainerResolver, type TypedEvent } from '@boxwatch/core';
+import { createEvent, decodeHeader, EVENT_HEADER_LAYOUT as H, KernelClock, recordEvent, UNRESOLVED_CONTAINER, type ContainerInfo, type KnownContainer, type ContainerResolver, type TypedEvent } from '@boxwatch/core';
 
-function resolver(lookup: (id: bigint) => ContainerInfo | null): ContainerResolver {
+function resolver(lookup: (id: bigint) => KnownContainer | null): ContainerResolver {
   return { byCgroupId: lookup, find: () => null, list: () => [], details: () => null, byIp: () => null, cgroupIdOf: () => null, onChange: () => () => {} };
 }
 
@@ -18,6 +18,9 @@ function writeHeader(v: DataView, off: number, h: { ts: bigint; cgroup: bigint; 
 // Arbitrary record headers, and a context whose resolver knows the even cgroup ids.
 const commArb = fc.string({ maxLength: 15, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz:[]-_0123456789'.split('')) });
 const headerArb = { ts: fc.bigInt({ min: 0n, max: 2n ** 63n }), cgroup: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), tgid: fc.nat(), pid: fc.nat(), host: fc.boolean(), comm: commArb };
+// The cgroup decides first (a known container's cgroup wins over the host flag); an unknown cgroup is
+// the host's for a host-flagged task, and an unresolved container for any other task.
+const expectedContainer = (h: { host: boolean; cgroup: bigint }) => (h.cgroup % 2n === 0n ? { id: `c${h.cgroup}` } : h.host ? null : UNRESOLVED_CONTAINER);
 const evenCgroupsKnown = () => ({ host: 'h', clock: new KernelClock(), containers: resolver((id) => (id % 2n === 0n ? { id: `c${id}` } : null)) });
 
 describe('decodeHeader', () => {
@@ -35,7 +38,7 @@ describe('decodeHeader', () => {
           expect(d.pid).toBe(h.tgid);
           expect(d.tid).toBe(h.pid);
           expect(d.comm).toBe(h.comm);
-          expect(d.container).toEqual(h.host || h.cgroup % 2n === 1n ? null : { id: `c${h.cgroup}` });
+          expect(d.container).toEqual(expectedContainer(h));
         },
       ),
     );
@@ -121,10 +124,10 @@ describe('decodeHeader', () => {
     const ctx = { host: 'h', clock: new KernelClock(), containers: resolver(() => (known ? { id: 'late' } : null)) };
     const buf = new DataView(new ArrayBuffer(H.size));
     writeHeader(buf, 0, { ts: 1n, cgroup: 77n, tgid: 1, pid: 1, flags: 0, comm: 'sh' });
-    expect(decodeHeader(buf, 0, ctx).container).toBeNull();
+    expect(decodeHeader(buf, 0, ctx).container).toBe(UNRESOLVED_CONTAINER);
     known = true;
     let seen: ContainerInfo | null = null;
-    for (let i = 0; i < 2048 && !seen; i++) seen = decodeHeader(buf, 0, ctx).container;
+    for (let i = 0; i < 2048 && (seen === null || seen.id === null); i++) seen = decodeHeader(buf, 0, ctx).container;
     expect(seen).toEqual({ id: 'late' });
   });
 });
@@ -148,7 +151,7 @@ describe('recordEvent', () => {
           expect(fast).toEqual(reference);
           expect(JSON.stringify(fast)).toBe(JSON.stringify(reference));
           expect(fast.ts).toBe(h.ts);
-          expect(fast.container).toEqual(h.host || h.cgroup % 2n === 1n ? null : { id: `c${h.cgroup}` });
+          expect(fast.container).toEqual(expectedContainer(h));
         },
       ),
     );

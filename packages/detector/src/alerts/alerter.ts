@@ -7,7 +7,7 @@
  * `count`), and forgets those whose window has passed. Rate limit: a token bucket per container caps
  * *new* alerts; refused ones are counted in `stats().dropped` (and per container), never silent.
  */
-import { createEvent, type EventJSON, type IEvent } from '@boxwatch/core';
+import { containerKey as containerKeyOf, createEvent, type EventJSON, type IEvent } from '@boxwatch/core';
 import type { Priority } from '../rules/loader.js';
 import type { ProcEntry } from '../context/process-table.js';
 
@@ -105,7 +105,7 @@ export class Alerter {
     this.counters.raised++;
     const e = input.event;
     const nowMs = e.time.getTime();
-    const containerKey = e.container?.id ?? 'host';
+    const containerKey = containerKeyOf(e);
     const source = input.rule !== undefined ? `rule:${input.rule}` : `model:${input.model ?? '?'}`;
     const dedupKey = `${source}\u0000${containerKey}\u0000${input.key}`;
     const existing = this.open.get(dedupKey);

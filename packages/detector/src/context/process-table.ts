@@ -6,7 +6,7 @@
  *
  * Memory is bounded: processes and per-container written-file sets are capped, evicting the oldest.
  */
-import type { ContainerInfo, IEvent } from '@boxwatch/core';
+import { containerKey, type ContainerInfo, type IEvent } from '@boxwatch/core';
 
 export interface ProcEntry {
   pid: number;
@@ -90,7 +90,7 @@ export class ProcessTable {
         if (typeof e.ppid === 'number' && e.ppid > 0) entry.ppid = e.ppid;
         if (typeof e.uid === 'number') entry.uid = e.uid;
         entry.known = true;
-        const state = event.container ? this.containerState(event.container.id) : undefined;
+        const state = event.container ? this.containerState(containerKey(event)) : undefined;
         entry.exe_written_at_runtime = state !== undefined && state.written.has(filename);
         entry.exe_from_memfd = filename.startsWith('/memfd:') || (entry.created_memfd && SHELL_FD_EXEC.test(filename));
         return entry;
@@ -124,7 +124,7 @@ export class ProcessTable {
         const flags = e.flags as { write?: boolean; create?: boolean; trunc?: boolean } | undefined;
         const ok = typeof e.ret !== 'number' || e.ret >= 0;
         if (ok && flags && (flags.write || flags.create) && event.container && typeof e.path === 'string') {
-          const written = this.containerState(event.container.id).written;
+          const written = this.containerState(containerKey(event)).written;
           written.delete(e.path); // re-insert: most recent last, so eviction drops the oldest
           written.add(e.path);
           if (written.size > this.maxWrittenFiles) written.delete(written.values().next().value as string);
@@ -187,8 +187,10 @@ export class ProcessTable {
   /** A container is frozen when the operator named it by full id, name, or an id prefix of 12+ characters. */
   isFrozen(container: ContainerInfo | null): boolean {
     if (!container || this.frozen.size === 0) return false;
-    if (this.frozen.has(container.id) || (container.name !== undefined && this.frozen.has(container.name))) return true;
-    for (const key of this.frozen) if (key.length >= 12 && container.id.startsWith(key)) return true;
+    const id = container.id;
+    if (id === null) return false; // an operator can only name containers whose id is known
+    if (this.frozen.has(id) || (container.name !== undefined && this.frozen.has(container.name))) return true;
+    for (const key of this.frozen) if (key.length >= 12 && id.startsWith(key)) return true;
     return false;
   }
 

@@ -5,7 +5,7 @@
  * match total. Tests use it to check the kernel against a recorded stream, and the kernel path of
  * STIDE against the userspace one on the same stream.
  */
-import { createEvent, type IEvent } from '@boxwatch/core';
+import { containerKey as containerKeyOf, createEvent, type IEvent } from '@boxwatch/core';
 import { unpackNgram } from './stide.js';
 
 const BASE = 1024;
@@ -19,7 +19,7 @@ export interface SimulatedKernel {
   learned: Map<number, number>;
 }
 
-export function simulateKernelFilter(seq: readonly IEvent[], known: ReadonlySet<number>, n: number, containerKey: (e: IEvent) => string = (e) => e.container?.id ?? ''): SimulatedKernel {
+export function simulateKernelFilter(seq: readonly IEvent[], known: ReadonlySet<number>, n: number, containerKey: (e: IEvent) => string = containerKeyOf): SimulatedKernel {
   const threads = new Map<number, { key: number; filled: number; gap: number }>();
   const keep = BASE ** (n - 1);
   const events: IEvent[] = [];
@@ -99,7 +99,7 @@ export class KernelFilterSim {
     const image = this.profileOf(e);
     const mode = this.modeOf(image);
     const known = this.knownOf(image);
-    const cid = e.container?.id ?? '';
+    const cid = containerKeyOf(e);
     let c = this.counters.get(cid);
     if (!c) this.counters.set(cid, (c = { image, header: e, matches: 0, mismatches: 0, learned: 0, reported: -1 }));
     c.header = e;

@@ -5,7 +5,7 @@
  * model objects and is not persisted. Host processes (no container) are not modelled.
  */
 import type { IEvent } from '@boxwatch/core';
-import { BoxwatchError, isBoxwatchError } from '@boxwatch/core';
+import { BoxwatchError, containerKey as containerKeyOf, isBoxwatchError } from '@boxwatch/core';
 import { advance, learningFraction, learningTimeLeft, newLearningState, type LearningOptions, type LearningState } from './learning.js';
 import { newNoveltyProfile, noveltyFromJSON, noveltyToJSON, observeNovelty, type NoveltyJSON, type NoveltyProfile } from './novelty.js';
 import { FrequencyModel, newFrequencyProfile, type FrequencyOptions, type FrequencyProfile } from './frequency.js';
@@ -139,7 +139,7 @@ export class ModelSet {
     }
     const phase = advance(p.learning, this.options.learning ?? {}, nowMs, () => this.finish(p!));
     if (this.bridge) this.syncKernel(p, phase, false);
-    const containerKey = event.container?.id ?? '';
+    const containerKey = containerKeyOf(event);
     switch (event.type) {
       case 'syscall.count':
         this.frequency.observe(p.frequency, containerKey, event, phase, report);

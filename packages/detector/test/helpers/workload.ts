@@ -46,7 +46,7 @@ export function normalSecond(r: () => number, second: number, out: IEvent[]): vo
   }
   if (second % 7 === 0) out.push(exec('/usr/bin/logrotate', ['logrotate', '/etc/logrotate.conf'], { pid: 300 + (second % 50) }));
   if (second % 3 === 0) out.push(open('/var/log/nginx/access.log', 'w', { pid: 200, comm: 'nginx' }));
-  if (second % 4 === 0) out.push(connect('172.17.0.3', 5432, { pid: 200, comm: 'nginx' }, { id: DB.id, name: DB.name! }));
+  if (second % 4 === 0) out.push(connect('172.17.0.3', 5432, { pid: 200, comm: 'nginx' }, { id: DB.id!, name: DB.name! }));
 }
 
 /** `seconds` of normal activity; the clock advances one second per step. */

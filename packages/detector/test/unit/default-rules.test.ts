@@ -161,10 +161,10 @@ describe('frozen containers', () => {
     const alerts: AlertEvent[] = [];
     d.on('alert', (a) => alerts.push(a));
     const mk = () => ev('syscall.mkdir', { path: '/x', mode: 0o755, ret: 0 }, { comm: 'mkdir' });
-    d.freeze(WEB.id.slice(0, 12));
+    d.freeze(WEB.id!.slice(0, 12));
     d.ingest(mk());
     expect(alerts.filter((a) => a.rule === 'Exec or mkdir in frozen container')).toHaveLength(1);
-    expect(d.unfreeze(WEB.id.slice(0, 12))).toBe(true);
+    expect(d.unfreeze(WEB.id!.slice(0, 12))).toBe(true);
     d.ingest(ev('syscall.mkdir', { path: '/y', mode: 0o755, ret: 0 }, { comm: 'mkdir' }));
     expect(alerts.filter((a) => a.rule === 'Exec or mkdir in frozen container')).toHaveLength(1);
     void d.close();

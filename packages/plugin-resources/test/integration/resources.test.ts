@@ -132,7 +132,7 @@ describe('resources plugin on real containers', () => {
     const plugin = new ResourcesPlugin({ intervalMs: 1000 });
     await plugin.start(
       makeContext(staticResolver([mem.info, forker.info]), (e) => {
-        const id = e.container!.id;
+        const id = e.container!.id!;
         const stat = cgroupFile('memory', id, 'memory.stat');
         const usage = Number(cgroupFile('memory', id, 'memory.usage_in_bytes'));
         expected.set(e, { memory: usage - statKey(stat, 'total_inactive_file'), pids: Number(cgroupFile('pids', id, 'pids.current')) });

@@ -39,7 +39,7 @@ describe('record decoding', () => {
     buf.write('/mnt\0', 8 + D.offsets.str1);
     buf.write('tmpfs\0', 8 + D.offsets.str2);
     const e = decoder.decode(view, 0, D.size);
-    expect(e).toMatchObject({ type: 'syscall.mount', source: 'none', target: '/mnt', fstype: 'tmpfs', flags: 0x8000, ret: -1, blocked: true, pid: 42, tid: 43, comm: 'sh', container: null });
+    expect(e).toMatchObject({ type: 'syscall.mount', source: 'none', target: '/mnt', fstype: 'tmpfs', flags: 0x8000, ret: -1, blocked: true, pid: 42, tid: 43, comm: 'sh', container: { id: null, unresolved: true } });
   });
 
   it('decodes signed arguments (setresuid -1 = unchanged, kill of a process group)', () => {
