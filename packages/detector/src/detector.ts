@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import type TypedEmitter from 'typed-emitter';
-import { BoxwatchError, silentLogger, type BoxwatchError as BoxwatchErrorT, type IEvent, type Logger } from '@boxwatch/core';
+import { BoxwatchError, silentLogger, type BoxwatchError as BoxwatchErrorT, type ContainerResolver, type IEvent, type Logger } from '@boxwatch/core';
 import { ProcessTable, type ProcEntry, type ProcessTableOptions } from './context/process-table.js';
 import { RuleEngine, defaultRulesPath, type RuleSource } from './rules/engine.js';
 import type { CompiledRule, RuleSet } from './rules/ruleset.js';
@@ -38,6 +38,14 @@ export interface DetectorOptions {
   /** Containers frozen at start (id, 12+ hex prefix or name). */
   frozen?: readonly string[];
   processTable?: ProcessTableOptions;
+  /**
+   * Where container names come from (the Collector's resolver in-process). A rule alert about a
+   * container seen in the kernel before its runtime answered waits for the name, at most
+   * `nameWaitMs`, so that its message and container carry it; events are never held.
+   */
+  containers?: Pick<ContainerResolver, 'whenNamed'>;
+  /** Longest a rule alert waits for its container's name (default 500 ms; 0: never waits). */
+  nameWaitMs?: number;
   logger?: Logger;
 }
 
@@ -51,7 +59,8 @@ export interface DetectorStats {
   eventsByType: Record<string, number>;
   rules: { loaded: number; errors: number; evaluations: number; matches: number; reloads: number };
   models: { images: number; phase: Phase; anomalies: number; kernelSequence?: KernelSequenceStats };
-  alerts: AlerterStats;
+  /** Alerter counters plus the rule alerts that waited (in all) and wait (now) for a container name. */
+  alerts: AlerterStats & { heldForName: number; waitingForName: number };
   processes: number;
   response?: ResponseStats;
 }
@@ -82,10 +91,17 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
   private readonly onRuleMatch: (rule: CompiledRule, scope: EvalScope) => void;
   private readonly onAnomaly: (a: Anomaly) => void;
   private currentProc: ProcEntry | null = null;
+  private readonly containers: Pick<ContainerResolver, 'whenNamed'> | undefined;
+  private readonly nameWaitMs: number;
+  /** Rule alerts waiting for their container's name. */
+  private readonly held = new Set<Promise<void>>();
+  private heldTotal = 0;
 
   constructor(options: DetectorOptions = {}) {
     super();
     this.logger = options.logger ?? silentLogger;
+    this.containers = options.containers;
+    this.nameWaitMs = options.nameWaitMs ?? 500;
     this.table = new ProcessTable(options.processTable);
     for (const f of options.frozen ?? []) this.table.freeze(f);
     const sources = options.rules ?? [defaultRulesPath()];
@@ -117,7 +133,7 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
     this.flushTimer?.unref?.();
     const placeholder: ProcEntry = { pid: 0, ppid: 0, comm: '', name: '', exe: '', argv: [], uid: -1, exe_written_at_runtime: false, exe_from_memfd: false, created_memfd: false, has_outbound_connection: false, outbound_peers: [], known: false };
     this.scope = { e: null as unknown as IEvent, p: placeholder, table: this.table };
-    this.onRuleMatch = (rule, scope) => {
+    const raiseRule = (rule: CompiledRule, scope: EvalScope, proc: ProcEntry | null) => {
       // The rendered output is also the dedup key: same rule, same container, same message → one alert.
       const message = rule.output.render(scope);
       this.alerter.raise({
@@ -127,8 +143,23 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
         tags: rule.tags,
         key: message,
         event: scope.e,
-        proc: this.currentProc,
+        proc,
       });
+    };
+    this.onRuleMatch = (rule, scope) => {
+      const c = scope.e.container;
+      const wait = c !== null && c.name === undefined && this.nameWaitMs > 0 ? this.containers?.whenNamed?.(c, this.nameWaitMs) : null;
+      if (!wait) return raiseRule(rule, scope, this.currentProc);
+      // Rendered when the name is in: the runtime fills the event's container object in place. The
+      // process entry is copied as it is now, so the alert shows the process that matched.
+      const held: EvalScope = { e: scope.e, p: { ...scope.p }, table: scope.table };
+      const proc = this.currentProc ? { ...this.currentProc } : null;
+      this.heldTotal++;
+      const done: Promise<void> = wait.then(() => {
+        this.held.delete(done);
+        if (!this.closed) raiseRule(rule, held, proc);
+      });
+      this.held.add(done);
     };
     this.onAnomaly = (a) => {
       this.anomalies++;
@@ -151,7 +182,7 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
     return this.engine?.current ?? null;
   }
 
-  /** Process one event. Synchronous; alerts are emitted before it returns. */
+  /** Process one event. Synchronous; alerts are emitted before it returns, except a rule alert whose container name is pending (see `containers`), which follows within `nameWaitMs`. */
   ingest(event: IEvent): void {
     if (this.closed || event.type === 'alert') return;
     this.events++;
@@ -228,7 +259,7 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
         reloads: this.engine?.reloadCount ?? 0,
       },
       models: { images: this.models?.size ?? 0, phase: this.phase, anomalies: this.anomalies, ...(this.models?.kernelSequenceStats() ? { kernelSequence: this.models.kernelSequenceStats()! } : {}) },
-      alerts: this.alerter.stats(),
+      alerts: { ...this.alerter.stats(), heldForName: this.heldTotal, waitingForName: this.held.size },
       processes: this.table.size,
       ...(this.response ? { response: this.response.stats() } : {}),
     };
@@ -268,9 +299,15 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
     this.alerter.forgetContainer(id);
   }
 
-  /** Flush pending alert updates, stop timers and watchers, wait for response calls. Idempotent. */
+  /** Resolves when every rule alert that waits for its container's name has been raised. */
+  async settled(): Promise<void> {
+    while (this.held.size > 0) await Promise.all([...this.held]);
+  }
+
+  /** Raise alerts still waiting for a name, flush pending alert updates, stop timers and watchers, wait for response calls. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.settled();
     this.alerter.flush();
     this.closed = true;
     if (this.flushTimer) clearInterval(this.flushTimer);

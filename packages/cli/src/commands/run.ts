@@ -3,7 +3,7 @@
  * in-process detector; alerts print as they happen (pretty on a TTY, ndjson otherwise or with
  * --format ndjson); a status line and the first-run learning progress are drawn on stderr.
  */
-import { Collector, createLogger } from '@boxwatch/core';
+import { Collector, createLogger, type ContainerInfo } from '@boxwatch/core';
 import { AlertPrinter } from '@boxwatch/detector';
 import type { LoadedConfig } from '../config/load.js';
 import { createConfiguredPlugins, kernelSequencePlugin } from '../runtime/plugins.js';
@@ -23,13 +23,16 @@ export async function run({ config, source }: LoadedConfig): Promise<void> {
   // In-kernel STIDE filtering (pluginOptions.syscall.sequence: kernel): the detector drives the
   // kernel's per-image mode and known n-grams from each image's learning phase.
   const kernelSequence = kernelSequencePlugin(plugins);
-  const managed = await createManagedDetector(config, source, logger, { kernelSequence });
+  // The Collector needs the detector (its sink) and the detector the Collector's container resolver.
+  let collector: Collector | null = null;
+  const containers = { whenNamed: (c: ContainerInfo, ms: number) => collector?.containers.whenNamed?.(c, ms) ?? null };
+  const managed = await createManagedDetector(config, source, logger, { kernelSequence, containers });
   const { detector } = managed;
   const alerts = new AlertStore(config.detector.alertBuffer);
   const format = config.format ?? (process.stdout.isTTY ? 'pretty' : 'ndjson');
   const printer = new AlertPrinter({ format });
   const detectorSink = new DetectorSink(detector);
-  const collector = new Collector({ plugins, sinks: [detectorSink], logger });
+  collector = new Collector({ plugins, sinks: [detectorSink], logger });
   const showStatus = config.status === 'always' || (config.status === 'auto' && process.stderr.isTTY === true);
   const status = showStatus ? new StatusLine({ collector, detector, alerts: () => alerts.received }) : null;
 

@@ -76,9 +76,14 @@ export const configSchema = z
         alertsToKafka: z.boolean().default(true),
         /** Alerts kept in memory for GET /v1/alerts. */
         alertBuffer: z.number().int().min(1).max(1_000_000).default(10_000),
+        /**
+         * `run`: longest a rule alert waits for the name of a container the kernel saw before its
+         * runtime answered (ms; 0 = never waits). Events are never held.
+         */
+        alertNameWaitMs: z.number().int().min(0).max(500).default(500),
       })
       .strict()
-      .default({ rules: ['default'], watchRules: false, models: true, learnMinutes: 10, saveIntervalSeconds: 60, alertsToKafka: true, alertBuffer: 10_000 }),
+      .default({ rules: ['default'], watchRules: false, models: true, learnMinutes: 10, saveIntervalSeconds: 60, alertsToKafka: true, alertBuffer: 10_000, alertNameWaitMs: 500 }),
   })
   .strict();
 

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Detector, defaultRulesPath, type KernelSequenceControl } from '@boxwatch/detector';
-import type { Logger } from '@boxwatch/core';
+import type { ContainerResolver, Logger } from '@boxwatch/core';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource } from '../config/load.js';
 
@@ -25,6 +25,8 @@ export function ruleFiles(config: BoxwatchConfig): string[] {
 export interface ManagedDetectorOptions {
   /** In-process only (`run`): the syscall plugin in `sequence: 'kernel'` mode, driven by the models. */
   kernelSequence?: KernelSequenceControl | null;
+  /** In-process only (`run`): container names for alerts about containers the runtime had not named yet. */
+  containers?: Pick<ContainerResolver, 'whenNamed'>;
 }
 
 export async function createManagedDetector(config: BoxwatchConfig, source: ConfigSource, logger: Logger, extra: ManagedDetectorOptions = {}): Promise<ManagedDetector> {
@@ -34,6 +36,7 @@ export async function createManagedDetector(config: BoxwatchConfig, source: Conf
     watchRules: d.watchRules,
     models: d.models ? { learning: { learnMs: d.learnMinutes * 60_000 } } : false,
     ...(extra.kernelSequence ? { kernelSequence: extra.kernelSequence } : {}),
+    ...(extra.containers ? { containers: extra.containers, nameWaitMs: d.alertNameWaitMs } : {}),
     logger: logger.child({ component: 'detector' }),
   });
   for (const e of detector.ruleErrors) logger.warn({ file: e.file, line: e.line }, e.message);

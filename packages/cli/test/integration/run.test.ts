@@ -4,9 +4,10 @@
  * action (the kernel event's wall time) to the alert line is measured and printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliProcess, ensureBuilt, ensureImage, execIn, readToken, removeContainers, runContainer, tempDir, testName, until, type Line } from '../harness.js';
+import { CliProcess, ensureBuilt, ensureImage, execIn, IMAGE, readToken, removeContainers, runContainer, tempDir, testName, until, type Line } from '../harness.js';
 
 const names: string[] = [];
 let cli: CliProcess;
@@ -68,6 +69,22 @@ describe('boxwatch run', () => {
       expect(delay).toBeLessThan(10_000);
       expect(delay).toBeGreaterThanOrEqual(-50);
     }
+  });
+
+  it('alerts with the container id and name on a `docker run --rm` that reads /etc/shadow at once and exits', async () => {
+    const name = testName('quick');
+    const cidfile = join(state, `${name}.cid`);
+    const from = cli.stdout.length;
+    // The entrypoint acts before anything could have looked the container up, and the container and
+    // its cgroup are gone when docker returns.
+    const r = spawnSync('docker', ['run', '--rm', '--network', 'none', '--cidfile', cidfile, '--name', name, IMAGE, 'cat', '/etc/shadow'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    const id = readFileSync(cidfile, 'utf8').trim();
+    const line = await cli.waitFor('stdout', (l) => alertOf(l)?.rule === 'Read sensitive file' && (l.json as { container?: { id?: string } }).container?.id === id, 10_000, from);
+    const a = line.json as { container: { id: string; name?: string; image?: string }; message: string; comm: string };
+    expect(a.container).toMatchObject({ id, name, image: IMAGE });
+    expect(a.message).toContain(name);
+    expect(a.comm).toBe('cat');
   });
 
   it('serves the learning progress and detector stats on the control API', async () => {
