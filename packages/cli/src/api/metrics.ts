@@ -43,6 +43,13 @@ export function createMetrics(src: MetricsSources): Registry {
       collect() {
         const s = c.stats();
         this.set(s.containers);
+        unattributed.set({}, s.unattributedEvents);
+        const k = (s.containerSource as { kernelNames?: { recorded?: number; failed?: number } } | undefined)?.kernelNames;
+        kernelNamesUp.set(k && typeof k.recorded === 'number' ? 1 : 0);
+        if (k && typeof k.recorded === 'number') {
+          kernelNames.set({ outcome: 'recorded' }, k.recorded);
+          kernelNames.set({ outcome: 'failed' }, k.failed ?? 0);
+        }
         for (const [name, p] of Object.entries(s.plugins)) {
           events.set({ plugin: name }, p.events);
           lost.set({ plugin: name }, p.lost);
@@ -63,6 +70,9 @@ export function createMetrics(src: MetricsSources): Registry {
         }
       },
     });
+    const unattributed = new DeltaCounter(new Counter({ name: 'boxwatch_unattributed_events_total', help: 'Events of tasks in a container (own pid namespace) whose container id could not be found (container: { id: null, unresolved: true })', registers: [registry] }));
+    const kernelNames = new DeltaCounter(new Counter({ name: 'boxwatch_kernel_cgroup_names_total', help: 'Cgroups the kernel cgroup-name table recorded, or failed to record', labelNames: ['outcome'], registers: [registry] }));
+    const kernelNamesUp = new Gauge({ name: 'boxwatch_kernel_cgroup_names_up', help: '1 when containers are named from the kernel cgroup-name table', registers: [registry] });
     const events = new DeltaCounter(new Counter({ name: 'boxwatch_plugin_events_total', help: 'Events emitted by each plugin', labelNames: ['plugin'], registers: [registry] }));
     const lost = new DeltaCounter(new Counter({ name: 'boxwatch_plugin_lost_events_total', help: 'Events the kernel could not hand over (ring buffer full), per plugin', labelNames: ['plugin'], registers: [registry] }));
     const byType = new DeltaCounter(new Counter({ name: 'boxwatch_events_total', help: 'Events routed by the collector, by type', labelNames: ['type'], registers: [registry] }));

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
-import { ALL_FEATURES, chooseVariant, libbpfVersion, probeFeatures, type FeatureReport, isBoxwatchError } from '@boxwatch/core';
+import { ALL_FEATURES, CGROUP_NAME_VARIANTS, chooseVariant, libbpfVersion, probeFeatures, type FeatureReport, isBoxwatchError } from '@boxwatch/core';
 import Docker from 'dockerode';
 import { PLUGIN_NAMES, createPlugin } from '../plugins.js';
 
@@ -11,6 +11,8 @@ export interface DoctorReport {
   features: FeatureReport;
   plugins: Array<{ name: string; variant: string | null; skipped: Array<{ variant: string; missing: string[] }>; error?: string }>;
   containerRuntime: { reachable: boolean; detail: string };
+  /** How containers are named in the kernel (the cgroup-name table's hook variant), or why they cannot be. */
+  containerNames: { variant: string | null; error?: string };
 }
 
 /** What this machine can run: kernel features, the hook variant each plugin would use, the runtime API. */
@@ -31,6 +33,12 @@ export async function doctor(): Promise<DoctorReport> {
       plugins.push({ name, variant: null, skipped: [], error: isBoxwatchError(err) ? err.message : String(err) });
     }
   }
+  let containerNames: DoctorReport['containerNames'];
+  try {
+    containerNames = { variant: chooseVariant('cgroup-names', CGROUP_NAME_VARIANTS, features).variant.name };
+  } catch (err) {
+    containerNames = { variant: null, error: (err as Error).message };
+  }
   let containerRuntime = { reachable: false, detail: 'no docker socket at /var/run/docker.sock' };
   if (existsSync('/var/run/docker.sock')) {
     try {
@@ -40,7 +48,7 @@ export async function doctor(): Promise<DoctorReport> {
       containerRuntime = { reachable: false, detail: (err as Error).message };
     }
   }
-  return { kernel: release(), root: process.getuid?.() === 0, libbpf: libbpfVersion(), features, plugins, containerRuntime };
+  return { kernel: release(), root: process.getuid?.() === 0, libbpf: libbpfVersion(), features, plugins, containerRuntime, containerNames };
 }
 
 export function formatDoctor(r: DoctorReport): string {
@@ -57,5 +65,10 @@ export function formatDoctor(r: DoctorReport): string {
     lines.push(`  ${p.name.padEnd(10)} variant ${p.variant}${fallback}`);
   }
   lines.push('', `container runtime: ${r.containerRuntime.reachable ? '' : 'NOT reachable: '}${r.containerRuntime.detail}`);
+  lines.push(
+    r.containerNames.variant
+      ? `container names: kernel cgroup-name table (variant ${r.containerNames.variant}): containers that exit at once keep their id`
+      : `container names: cgroupfs scans only (${r.containerNames.error}): containers that exit before a scan are reported without an id`,
+  );
   return lines.join('\n');
 }

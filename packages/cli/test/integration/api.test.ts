@@ -127,6 +127,9 @@ describe('control API: banned pairs, containers, stats, metrics', () => {
     expect(after.types.get('boxwatch_plugin_events_total')).toBe('counter');
     expect(after.types.get('boxwatch_containers_watched')).toBe('gauge');
     expect(sampleSum(after, 'boxwatch_plugin_up', { plugin: 'cnetwork' })).toBe(1);
+    // Containers are named in the kernel (this kernel has tp_btf); unattributed events are counted.
+    expect(sampleSum(after, 'boxwatch_kernel_cgroup_names_up', {})).toBe(1);
+    expect(after.types.get('boxwatch_unattributed_events_total')).toBe('counter');
     // Ring buffer health per plugin and map. The drain thread is real-time where a process of this
     // cgroup may use SCHED_FIFO (root with RT runtime: chrt answers the same question).
     const ring = { plugin: 'cnetwork', ring: 'cnetwork_events' };
