@@ -149,7 +149,9 @@ class DeliveryPlugin extends BpfPlugin {
 }
 
 async function runCollector(plugins: Userspace[], sinks: Sink[], extraFinal: () => Record<string, unknown> = () => ({})): Promise<void> {
-  const collector = new Collector({ plugins, sinks, logger: silentLogger });
+  // BENCH_KERNEL_NAMES=0: the same agent without the kernel's cgroup-name table (the attribution row's baseline).
+  const containers = process.env.BENCH_KERNEL_NAMES === '0' ? new DockerContainerRegistry({ kernelNames: false, logger: silentLogger }) : undefined;
+  const collector = new Collector({ plugins, sinks, logger: silentLogger, ...(containers ? { containers } : {}) });
   const t0 = performance.now();
   await collector.start();
   const loadMs = performance.now() - t0;

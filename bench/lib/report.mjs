@@ -121,6 +121,22 @@ export function renderMarkdown(r) {
     L.push('');
   }
 
+  // 2b ------------------------------------------------------------------------------------------
+  L.push('### Container attribution: the kernel cgroup-name table', '');
+  const at = S.attribution;
+  if (!at || at.notMeasured) L.push(nm(at?.notMeasured), '');
+  else {
+    L.push(
+      `The agent with plugin-syscall (default options) with core's kernel cgroup-name table (programs on cgroup_mkdir and sched_process_fork/exec, a hash lookup per container fork/exec, none per syscall) against the same agent without it, in the same round. Workloads in a container: an exec loop (busybox \`sh\` running \`/bin/true\` ${fmt(at.params.execs)} times: fork + exec + exit each) and \`dd bs=1 count=${fmt(at.params.ddBytes)}\` (per-syscall events).`,
+      '',
+    );
+    L.push('| workload | baseline ns per event | added ns, agent without table | added ns, agent with table | table\'s own added ns per event | time with / without table |', '|---|---|---|---|---|---|');
+    for (const [w, r] of Object.entries(at.workloads)) L.push(`| ${w} (per ${r.unit}) | ${mm(r.baselineNsPerEvent)} | ${mm(r.addedNsTableOff)} | ${mm(r.addedNsTableOn)} | ${mm(r.tableAddedNsPerEvent)} | ${mmx(r.tableOnVsOff)} |`);
+    L.push('', 'Targets:', '');
+    for (const [k, t] of Object.entries(at.targets)) L.push(`- ${k}: ${target(t)}`);
+    L.push('');
+  }
+
   // 3 -------------------------------------------------------------------------------------------
   L.push('## 3. File and network plugins', '');
   const f = S.file;
