@@ -89,6 +89,9 @@ export class DockerContainerRegistry implements ContainerResolver {
   private kernelNames: KernelCgroupNames | null = null;
   private kernelNamesUnavailable = 'not started';
   private resolvedByKernel = 0;
+  /** Image references (tags, digests, ids) to image ids: a created container gets its image id at once. */
+  private readonly imageIds = new Map<string, string>();
+  private imagesRefresh: Promise<void> | null = null;
 
   constructor(options: ContainerRegistryOptions = {}) {
     this.docker = new Docker(options.socketPath ? { socketPath: options.socketPath } : undefined);
@@ -113,6 +116,7 @@ export class DockerContainerRegistry implements ContainerResolver {
     try {
       const list = await this.docker.listContainers();
       this.runtimeReachable = true;
+      await this.refreshImages();
       await Promise.all(list.map((c) => this.inspect(c.Id)));
       await this.followEvents();
     } catch (err) {
@@ -202,7 +206,11 @@ export class DockerContainerRegistry implements ContainerResolver {
   private onCreate(id: string, attributes: Record<string, string>): void {
     const labels: Record<string, string> = {};
     for (const [k, v] of Object.entries(attributes)) if (!NON_LABEL_ATTRIBUTES.has(k)) labels[k] = v;
-    const info: KnownContainer = { id, ...(attributes.name ? { name: attributes.name } : {}), ...(attributes.image ? { image: attributes.image } : {}), labels, runtime: 'docker' };
+    const image = attributes.image;
+    // The image id keys the learned models: give it now, as the inspection would, when the image is known.
+    const imageId = image ? this.imageIds.get(image) : undefined;
+    if (image && !imageId) void this.refreshImages().then(() => this.fillImageId(id, image));
+    const info: KnownContainer = { id, ...(attributes.name ? { name: attributes.name } : {}), ...(image ? { image } : {}), ...(imageId ? { imageId } : {}), labels, runtime: 'docker' };
     const existing = this.entries.get(id);
     if (existing) {
       // Seen in the kernel first: fill the shared object in place (events already emitted hold it).
@@ -213,6 +221,33 @@ export class DockerContainerRegistry implements ContainerResolver {
   }
 
   /** Inspect one container and (re)index it; deduplicates concurrent inspections. */
+  /** Image references → ids, from the runtime's image list (one refresh at a time). */
+  private refreshImages(): Promise<void> {
+    this.imagesRefresh ??= (async () => {
+      try {
+        for (const img of await this.docker.listImages()) {
+          this.imageIds.set(img.Id, img.Id);
+          for (const ref of [...(img.RepoTags ?? []), ...(img.RepoDigests ?? [])]) {
+            this.imageIds.set(ref, img.Id);
+            // `docker run busybox` names the image without the implied tag.
+            if (ref.endsWith(':latest')) this.imageIds.set(ref.slice(0, -':latest'.length), img.Id);
+          }
+        }
+      } catch (err) {
+        this.log.debug({ err: (err as Error).message }, 'cannot list images');
+      } finally {
+        this.imagesRefresh = null;
+      }
+    })();
+    return this.imagesRefresh;
+  }
+
+  private fillImageId(id: string, image: string): void {
+    const entry = this.entries.get(id);
+    const imageId = this.imageIds.get(image);
+    if (entry && imageId && entry.info.imageId === undefined) entry.info.imageId = imageId;
+  }
+
   inspect(id: string): Promise<void> {
     const pending = this.pendingInspect.get(id);
     if (pending) return pending;
@@ -258,6 +293,7 @@ export class DockerContainerRegistry implements ContainerResolver {
       labels: data.Config?.Labels ?? {},
       runtime: 'docker',
     };
+    if (data.Config?.Image && data.Image) this.imageIds.set(data.Config.Image, data.Image);
     const ips: string[] = [];
     for (const net of Object.values(data.NetworkSettings?.Networks ?? {})) {
       if (net.IPAddress) ips.push(net.IPAddress);
@@ -345,8 +381,6 @@ export class DockerContainerRegistry implements ContainerResolver {
     if (known) {
       known.cgroupId ??= cgroupId;
       this.byCgroup.set(cgroupId, known);
-      // Created but not inspected as running yet: the first syscalls beat the `start` inspection.
-      if (!known.running && !known.stoppedAt) known.running = true;
       return known.info;
     }
     const entry: Entry = { info: { id, ...(runtime ? { runtime } : {}) }, pid: 0, ips: [], cgroupId, running: true, bare: true };
