@@ -438,7 +438,7 @@ export class PartitionMemo {
 }
 
 /** Wait until every partition of `topics` has a leader; retriable metadata errors are waited out. */
-async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
+export async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let problem = 'no leader yet';
   for (;;) {

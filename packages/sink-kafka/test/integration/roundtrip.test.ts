@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { eventFromJSON, silentLogger, type IEvent } from '@boxwatch/core';
 import { KafkaSink, topicsFor, messageKey, familyOf, EVENT_FAMILIES, type Compression, type MessageFormat } from '@boxwatch/sink-kafka';
+import { waitForLeaders } from '../../src/sink.js';
 import { BROKER, consumeAll, makeEvent, rawKafka, startBroker, uniquePrefix, deleteTestTopics } from './helpers.js';
 
 beforeAll(() => startBroker());
@@ -38,7 +39,10 @@ describe('KafkaSink against a real broker', () => {
     const topic = `${prefix}.file`;
     const admin = rawKafka().admin();
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 4, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '100000' }] }] });
+    // Not kafkajs's waitForLeaders: it gives up on the UNKNOWN_TOPIC_OR_PARTITION a broker answers
+    // while the new topic propagates (seen right after a fresh broker start); the sink's own wait retries it.
+    await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: 4, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '100000' }] }] });
+    await waitForLeaders(admin, [topic], 30_000);
     await admin.disconnect();
     // file.open events only (every 6th of the stream), from 33 keys over 4 partitions.
     const seq = new Map<string, number>();
