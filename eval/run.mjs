@@ -63,12 +63,16 @@ function loadScenarios() {
   const all = readdirSync(dir).sort().map((name) => ({ name, dir: join(dir, name), ...JSON.parse(readFileSync(join(dir, name, 'scenario.json'), 'utf8')) }));
   const workloads = all.filter((s) => s.kind === 'normal');
   let attacks = all.filter((s) => s.kind === 'attack');
-  if (ONLY) attacks = attacks.filter((a) => ONLY.includes(a.name));
   for (const a of attacks) {
     a.script = readFileSync(join(a.dir, 'attack.sh'), 'utf8');
     a.alertsIn ??= [a.target];
     a.modelOnly ??= false;
   }
+  // `"entrypoint": true`: the same attack also runs as the entrypoint of a new container of the
+  // target's image (`docker run --rm … sh -c <attack>`), acting at once and exiting, with no warm-up.
+  const entrypoint = attacks.filter((a) => a.entrypoint).map((a) => ({ ...a, name: `${a.name}@entrypoint`, fromEntrypoint: true, alertsIn: [] }));
+  attacks = [...attacks, ...entrypoint];
+  if (ONLY) attacks = attacks.filter((a) => ONLY.includes(a.name));
   return { workloads, attacks };
 }
 
@@ -114,19 +118,21 @@ function buildImages(workloads, toolsDir) {
 const containers = []; // {key, name, id, ip, startedAt, channel, workload?, role?, infra?}
 
 function startContainer({ key, image, cmd, env = {}, privileged = false, hostNet = false, infra = false, workload, role }) {
-  const name = `bweval-${key.replace(/\./g, '-')}-${RUN}`;
+  const name = `bweval-${key.replace(/\./g, '-').replace('@', '-ep')}-${RUN}`;
   const channel = join(WORK, 'channel', key);
   mkdirSync(channel, { recursive: true });
   chmodSync(channel, 0o755);
   const argv = ['run', '-d', '--name', name, '-v', `${channel}:/run/bw:ro`];
+  if (cmd[0] === 'sh' && cmd[1] === '-c') argv.splice(1, 0, '--rm'); // an attack entrypoint: gone when done
   // "privileged" as far as this VM allows (--privileged itself fails here: runc cannot apply all caps)
   if (privileged) argv.push('--cap-add', 'SYS_ADMIN', '--security-opt', 'systempaths=unconfined', '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined');
   if (hostNet) argv.push('--network', 'host');
   for (const [k, v] of Object.entries(env)) argv.push('-e', `${k}=${v}`);
   argv.push(image, ...cmd);
   const id = docker(...argv);
-  const ip = hostNet ? ATK_IP : docker('inspect', '-f', '{{.NetworkSettings.IPAddress}}', id);
-  const c = { key, name, id, ip, startedAt: Date.now(), channel, workload, role, infra, seq: 0 };
+  // An attack entrypoint may have exited (and been removed) already.
+  const ip = hostNet ? ATK_IP : sh('docker', ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', id], { allowFail: true });
+  const c = { key, name, id, ip, startedAt: Date.now(), channel, workload, role, infra, seq: 0, image, env, privileged };
   containers.push(c);
   return c;
 }
@@ -222,6 +228,7 @@ function attackFile(a) {
 /** Runs the attacks, overlapping those whose containers differ; returns one record per attack. */
 async function runAttacks(attacks) {
   const busyUntil = new Map();
+  let entrypointRuns = 0;
   const records = [];
   let lastStart = 0;
   const pending = [...attacks];
@@ -235,6 +242,18 @@ async function runAttacks(attacks) {
     const a = pending.splice(i, 1)[0];
     const target = byKey(a.target);
     if (!target) throw new Error(`${a.name}: no container ${a.target}`);
+    if (a.fromEntrypoint) {
+      // A new container of the target's image and privileges whose entrypoint is the attack.
+      const key = `${a.target}@${++entrypointRuns}`;
+      const startedAt = Date.now();
+      const c = startContainer({ key, image: target.image, cmd: ['sh', '-c', attackFile(a)], env: target.env, privileged: target.privileged, workload: target.workload, role: `${target.role}@entrypoint` });
+      lastStart = startedAt;
+      const windowEnd = startedAt + MODE.windowS * 1000;
+      busyUntil.set(key, windowEnd + 1000);
+      records.push({ name: a.name, target: a.target, alertsIn: [c.key], expect: a.expect, modelOnly: a.modelOnly, description: `as the entrypoint: ${a.description}`, startedAt, windowEnd });
+      log(`attack ${a.name} -> new container ${c.name}`);
+      continue;
+    }
     target.seq += 1;
     const file = join(target.channel, `${target.seq}.sh`);
     writeFileSync(`${file}.part`, attackFile(a));
