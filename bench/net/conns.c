@@ -2,8 +2,11 @@
 /*
  * Connection-rate workload for the plugin-cnetwork benchmark (static: it runs in busybox):
  *   conns serve PORT                 accept and close connections forever (one thread)
- *   conns connect IP PORT N THREADS  open and close N TCP connections to IP:PORT on THREADS
- *                                    threads; prints {"seconds":..,"connections":..,"failed":..}
+ *   conns connect IP PORT N THREADS [paced]
+ *                                    open and close N TCP connections to IP:PORT on THREADS
+ *                                    threads; prints {"seconds":..,"connections":..,"failed":..}.
+ *                                    paced: each client waits for the server's close before its
+ *                                    own, so no more than THREADS connections are ever open.
  * Every connection is one net.connect in the client container and one net.accept in the server
  * container, so the plugin's event rate is known exactly.
  */
@@ -19,6 +22,7 @@
 
 static struct sockaddr_in target;
 static long per_thread;
+static int paced;
 
 static int serve(int port)
 {
@@ -48,6 +52,9 @@ static void *client(void *arg)
 		setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 		if (connect(s, (struct sockaddr *)&target, sizeof(target)) != 0)
 			(*failed)++;
+		else if (paced)
+			while (read(s, &(char){ 0 }, 1) > 0)
+				; /* until the server's FIN */
 		close(s);
 	}
 	return NULL;
@@ -57,10 +64,11 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		return serve(atoi(argv[2]));
-	if (argc != 6 || strcmp(argv[1], "connect")) {
-		fprintf(stderr, "usage: %s serve PORT | connect IP PORT N THREADS\n", argv[0]);
+	if (argc < 6 || argc > 7 || strcmp(argv[1], "connect") || (argc == 7 && strcmp(argv[6], "paced"))) {
+		fprintf(stderr, "usage: %s serve PORT | connect IP PORT N THREADS [paced]\n", argv[0]);
 		return 2;
 	}
+	paced = argc == 7;
 	target.sin_family = AF_INET;
 	target.sin_port = htons(atoi(argv[3]));
 	if (inet_pton(AF_INET, argv[2], &target.sin_addr) != 1) {

@@ -842,22 +842,32 @@ static __always_inline void emit_conn(u16 type, const struct bw_event_header *ow
 	BW_SUBMIT(cnetwork_events, r);
 }
 
-/* A closed TCP socket's flow leaves the map at once and its final counters travel as a record:
+/* A destroyed TCP socket's flow leaves the map at once and its final counters travel as a record:
  * under connection churn the map then holds the live sockets, not every socket closed since the
  * last drain (which filled it at a few thousand connections per second). If the ring is full the
- * entry stays in the map and the periodic drain reports it as before: nothing is lost. */
-static __always_inline void flow_closed(const struct cn_flow_key *key, const struct cn_flow *f)
+ * entry stays, marked ended, and the periodic drain reports and deletes it: nothing is lost. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(cn_tcp_destroy_sock, struct sock *sk)
 {
+	struct cn_flow_key key = {};
+	key.sock = bpf_get_socket_cookie(sk);
+	key.proto = CN_PROTO_TCP;
+	struct cn_flow *f = bpf_map_lookup_elem(&cnetwork_tcp_flows, &key);
+	if (!f)
+		return 0; /* a listener, a socket of the host, or one that never connected */
 	struct cn_flow_end_record *r = bpf_ringbuf_reserve(&cnetwork_events, sizeof(*r), 0);
-	if (!r)
-		return;
+	if (!r) {
+		f->ended = 1;
+		return 0;
+	}
 	r->hdr = f->owner;
 	r->hdr.ts_ns = bpf_ktime_get_ns();
 	r->hdr.type = CN_REC_FLOW_END;
-	r->key = *key;
+	r->key = key;
 	r->flow = *f;
 	BW_SUBMIT(cnetwork_events, r);
-	bpf_map_delete_elem(&cnetwork_tcp_flows, key);
+	bpf_map_delete_elem(&cnetwork_tcp_flows, &key);
+	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -932,8 +942,6 @@ int BPF_PROG(cn_inet_sock_set_state, const struct sock *sk, const int oldstate, 
 	}
 	f->state = newstate;
 	f->states_seen |= (u16)(1u << (newstate & 15));
-	if (newstate == TCP_CLOSE)
-		flow_closed(&key, f);
 	return 0;
 }
 

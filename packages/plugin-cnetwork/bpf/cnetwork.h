@@ -85,8 +85,10 @@ struct cn_flow_key {
 	__u8 _pad[5];
 };
 
-/* Value of the flow maps. Counters only grow (TCP flows are read, not deleted, until closed, so
- * an update racing with the reader is never lost; userspace reports deltas). */
+/* Value of the flow maps. Counters only grow (TCP flows are read, never deleted by userspace while
+ * their socket lives, so an update racing with the reader is never lost; userspace reports deltas).
+ * A TCP flow lives as long as its socket, not its connection: a process may still read and write
+ * after the state became CLOSE (a peer's RST), so the entry leaves the map at tcp_destroy_sock. */
 struct cn_flow {
 	struct bw_event_header owner; /* first process context seen on the socket; cgroup from the socket */
 	__u8 saddr[16];
@@ -100,9 +102,11 @@ struct cn_flow {
 	__u16 states_seen; /* bit n set: the socket entered TCP state n */
 	__u8 state;        /* last TCP state (enum tcp_state numbering) */
 	__u8 proto;
+	__u8 ended;        /* the socket is destroyed but its end record found the ring full: userspace reports and deletes it */
+	__u8 _pad[7];
 };
 
-/* A TCP flow taken out of cnetwork_tcp_flows when its socket closed: the final counters. */
+/* A TCP flow taken out of cnetwork_tcp_flows when its socket was destroyed: the final counters. */
 struct cn_flow_end_record {
 	struct bw_event_header hdr; /* the flow's owner; ts is the close, type CN_REC_FLOW_END */
 	struct cn_flow_key key;     /* the map key it had (userspace's identity of the flow) */

@@ -35,6 +35,8 @@ export type NetFlowEvent = TypedEvent<
     states_seen: string[];
     bytes_sent: number;
     bytes_recv: number;
+    /** TCP: the socket is gone, this is its last report (its counters are final). Always false for UDP. */
+    ended: boolean;
     peer_container: ContainerRef | null;
     interval_ms: number;
   }
@@ -44,7 +46,6 @@ export const EVENT_TYPES = ['net.connect', 'net.accept', 'net.listen', 'net.flow
 
 /** enum tcp_state numbering (include/net/tcp_states.h). */
 const TCP_STATES = ['', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV'];
-export const TCP_CLOSE = 7;
 
 export function tcpStateName(n: number): string {
   return TCP_STATES[n] || `STATE_${n}`;

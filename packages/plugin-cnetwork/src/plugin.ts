@@ -60,7 +60,7 @@ export class CNetworkPlugin extends BpfPlugin {
   readonly variants: readonly HookVariant[] = [
     {
       name: 'tp_btf',
-      programs: ['cn_inet_sock_set_state', 'cn_sock_send_length', 'cn_sock_recv_length'],
+      programs: ['cn_inet_sock_set_state', 'cn_tcp_destroy_sock', 'cn_sock_send_length', 'cn_sock_recv_length'],
       requires: ['tp_btf', 'ringbuf'],
       description: 'BTF tracepoints: exact per-syscall byte counts in the process context, flows, connect/accept/listen',
     },
@@ -131,7 +131,7 @@ export class CNetworkPlugin extends BpfPlugin {
         onRecord: (view, offset, length) => {
           if (recordType(view, offset) === RecordType.FLOW_END) {
             if (length < FLOW_END_SIZE) throw new RangeError(`flow end record of ${length} bytes, expected ${FLOW_END_SIZE}`);
-            this.flows?.closed(view, offset);
+            this.flows?.ended(view, offset);
             return;
           }
           const event = decodeRecord(view, offset, length, decoder);

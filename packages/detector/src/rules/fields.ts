@@ -46,7 +46,7 @@ export const EVENT_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'net.connect': ['proto', 'saddr', 'sport', 'daddr', 'dport', 'peer_container'],
   'net.accept': ['proto', 'saddr', 'sport', 'daddr', 'dport', 'peer_container'],
   'net.listen': ['proto', 'addr', 'port'],
-  'net.flow': ['proto', 'saddr', 'sport', 'daddr', 'dport', 'state', 'bytes_sent', 'bytes_recv', 'peer_container', 'interval_ms'],
+  'net.flow': ['proto', 'saddr', 'sport', 'daddr', 'dport', 'state', 'bytes_sent', 'bytes_recv', 'ended', 'peer_container', 'interval_ms'],
   'net.banned': ['proto', 'direction', 'saddr', 'sport', 'daddr', 'dport', 'bytes', 'rule'],
   'resource.usage': [
     'cpu_percent', 'cpu_throttled_ms', 'memory_bytes', 'memory_limit_bytes', 'oom_kills', 'pids',

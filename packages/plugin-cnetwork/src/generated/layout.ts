@@ -73,7 +73,7 @@ export const cn_banned_record = {
 } as const;
 
 export const cn_flow_end_record = {
-  size: 200,
+  size: 208,
   offsets: {
     hdr: 0,
     key: 48,
@@ -82,7 +82,7 @@ export const cn_flow_end_record = {
   sizes: {
     hdr: 48,
     key: 32,
-    flow: 120,
+    flow: 128,
   },
   kinds: {
     hdr: 'struct bw_event_header',
@@ -117,7 +117,7 @@ export const cn_flow_key = {
 } as const;
 
 export const cn_flow = {
-  size: 120,
+  size: 128,
   offsets: {
     owner: 0,
     saddr: 48,
@@ -131,6 +131,8 @@ export const cn_flow = {
     states_seen: 116,
     state: 118,
     proto: 119,
+    ended: 120,
+    _pad: 121,
   },
   sizes: {
     owner: 48,
@@ -145,6 +147,8 @@ export const cn_flow = {
     states_seen: 2,
     state: 1,
     proto: 1,
+    ended: 1,
+    _pad: 7,
   },
   kinds: {
     owner: 'struct bw_event_header',
@@ -159,6 +163,8 @@ export const cn_flow = {
     states_seen: 'u16',
     state: 'u8',
     proto: 'u8',
+    ended: 'u8',
+    _pad: 'u8[7]',
   },
 } as const;
 
