@@ -15,11 +15,11 @@
  *              arguments are stashed per thread at enter (path argument copied then) and the
  *              walk uses probe reads.
  *
- * From the struct file the path is rebuilt by a mount-aware walk (d_parent inside a mount,
- * mnt_mountpoint/mnt_parent across mounts, stop at the task's fs->root) so it reads as the
- * container sees it: /dev/null, /proc/<pid>/status, /etc/hostname (a bind mount). The walk runs in
- * bpf_loop, not an unrolled loop: the verifier checks the step once, which keeps load time low
- * (unrolled walks cost ~0.7 s per program on the reference machine).
+ * From the struct file the path is rebuilt by a mount-aware walk (core's boxwatch/path-walk.h:
+ * d_parent inside a mount, mnt_mountpoint/mnt_parent across mounts, stop at the task's fs->root)
+ * so it reads as the container sees it: /dev/null, /proc/<pid>/status, /etc/hostname (a bind
+ * mount). The walk runs in bpf_loop, not an unrolled loop: the verifier checks the step once,
+ * which keeps load time low (unrolled walks cost ~0.7 s per program on the reference machine).
  *
  * Failed opens carry the path argument as passed and the negative errno (tp_btf: read at exit
  * from the caller's memory; raw_tp: copied at enter; kretprobe: the kernel's copy).
@@ -216,108 +216,28 @@ filtered:
 }
 
 /* ------------------------------------------------------------------------------------------
- * Mount-aware path walk (one bpf_loop step per dentry or mount crossing)
+ * Mount-aware path walk with probe reads (core's boxwatch/path-walk.h), into scratch->walk
  * ---------------------------------------------------------------------------------------- */
 
-struct walk_state {
-	struct dentry *dentry;
-	struct vfsmount *vfsmnt;
-	struct mount *mnt;
-	struct dentry *root_dentry;
-	struct vfsmount *root_mnt;
-	u32 pos;   /* the path so far is walk[pos, FO_PATH_MAX - 1) */
-	u32 depth; /* components written */
-	u8 truncated;
-	u8 done;
-};
-
-static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
+#define BW_PATH_MAX FO_PATH_MAX
+static __always_inline char *bw_path_buf(void)
 {
-	return (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
-}
-
-static int walk_step(u32 index, void *arg)
-{
-	struct walk_state *w = arg;
-	/* Copy to locals: BPF_CORE_READ on a field of walk_state (our own struct) would ask for a
-	 * CO-RE relocation against the kernel's BTF, which has no such struct. */
-	struct dentry *d = w->dentry;
-	struct vfsmount *vfsmnt = w->vfsmnt;
-
-	/* The task's root (the container's /): done. */
-	if (d == w->root_dentry && vfsmnt == w->root_mnt) {
-		w->done = 1;
-		return 1;
-	}
-	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == mnt_root || d == parent) {
-		struct mount *m = w->mnt;
-		struct mount *up = BPF_CORE_READ(m, mnt_parent);
-		/* Root of the whole mount tree, or a dentry disconnected from its mount: nothing above. */
-		if (d != mnt_root || m == up) {
-			w->done = 1;
-			return 1;
-		}
-		/* Continue from the mountpoint in the parent mount; no component is written. */
-		w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
-		w->mnt = up;
-		w->vfsmnt = (struct vfsmount *)((void *)up + bpf_core_field_offset(struct mount, mnt));
-		return 0;
-	}
-
-	if (w->depth >= max_depth) {
-		w->truncated = 1;
-		return 1;
-	}
 	u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!s)
-		return 1;
-	struct qstr q = BPF_CORE_READ(d, d_name);
-	u32 len = q.len;
-	/* Keep pos >= 1 so the finished path plus NUL is at most FO_PATH_MAX - 1 bytes. */
-	if (len > NAME_MASK || len + 2 > w->pos) {
-		w->truncated = 1;
-		return 1;
-	}
-	u32 pos = w->pos - len;
-	bpf_probe_read_kernel(&s->walk[pos & PATH_MASK], len & NAME_MASK, q.name);
-	pos--;
-	s->walk[pos & PATH_MASK] = '/';
-	w->pos = pos;
-	w->depth++;
-	w->dentry = parent;
-	return 0;
+	return s ? s->walk : NULL;
 }
+#include "boxwatch/path-walk.h"
 
 /* Write the path of `file` into s->rec (path, path_len, depth, status, fs). */
 static __always_inline void resolve_file_path(struct scratch *s, struct task_struct *task, struct file *file)
 {
-	struct walk_state w = {};
-	w.dentry = BPF_CORE_READ(file, f_path.dentry);
-	w.vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-	w.mnt = real_mount(w.vfsmnt);
-	w.root_dentry = BPF_CORE_READ(task, fs, root.dentry);
-	w.root_mnt = BPF_CORE_READ(task, fs, root.mnt);
-	w.pos = FO_PATH_MAX - 1;
-	s->walk[FO_PATH_MAX - 1] = 0;
-
-	/* Every component can be preceded by a mount crossing: twice max_depth steps suffice. */
-	bpf_loop(max_depth * 2 + 2, walk_step, &w, 0);
-	if (!w.done)
-		w.truncated = 1;
-	if (w.pos == FO_PATH_MAX - 1) {
-		/* The root itself. */
-		w.pos--;
-		s->walk[w.pos & PATH_MASK] = '/';
-	}
-	u32 len = FO_PATH_MAX - 1 - w.pos;
-	/* pos >= 1 was kept by walk_step, so len + 1 <= FO_PATH_MAX - 1 and the mask is exact. */
-	bpf_probe_read_kernel(s->rec.path, (len + 1) & PATH_MASK, &s->walk[w.pos & PATH_MASK]);
+	u32 start, depth;
+	bool truncated;
+	u32 len = bw_path_resolve(s->walk, task, &file->f_path, max_depth, &start, &depth, &truncated);
+	bpf_probe_read_kernel(s->rec.path, (len + 1) & PATH_MASK, &s->walk[start & PATH_MASK]);
 	s->rec.path_len = len;
-	s->rec.depth = w.depth;
-	s->rec.status = w.truncated ? FO_ST_TRUNCATED : 0;
+	s->rec.depth = depth;
+	s->rec.status = truncated ? FO_ST_TRUNCATED : 0;
 	s->rec.source = FO_SRC_FILE;
 
 	const char *fsname = BPF_CORE_READ(file, f_path.mnt, mnt_sb, s_type, name);
