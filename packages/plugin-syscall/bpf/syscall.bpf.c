@@ -55,6 +55,9 @@ const volatile bool host_processes = false;
 const volatile bool filter_cgroups = false;
 const volatile bool sequence_mode = false;
 const volatile bool process_events = true;
+/* process.exec's exe path: a bpf_loop walk (Linux 5.17+); off where the kernel has no bpf_loop,
+ * and the program then never reaches the call (the verifier skips dead branches of a constant). */
+const volatile bool exe_paths = false;
 /* Kernel sequence filtering (needs filter_cgroups: the profile travels in the watched map). */
 const volatile bool kseq_enabled = false;
 /* n-gram length, 1..5 (SC_KSEQ_ID_BITS * n bits of key). */
@@ -200,6 +203,26 @@ struct {
 	__type(key, u32);
 	__type(value, struct sc_exec_record);
 } scratch_exec SEC(".maps");
+
+/* Working memory of the exe path walk (written back to front; boxwatch/path-walk.h). */
+struct exe_walk_buf {
+	char walk[SC_STR_LEN + 256];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct exe_walk_buf);
+} exe_walk SEC(".maps");
+
+#define BW_PATH_MAX SC_STR_LEN
+static __always_inline char *bw_path_buf(void)
+{
+	u32 zero = 0;
+	struct exe_walk_buf *b = bpf_map_lookup_elem(&exe_walk, &zero);
+	return b ? b->walk : NULL;
+}
+#include "boxwatch/path-walk.h"
 
 /* Sequence mode: the ids of each thread not yet flushed. A plain hash without preallocation
  * (entries are RCU-freed, so a program still writing into an entry being deleted never writes
@@ -748,13 +771,36 @@ int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 		r->tty = (major << 20) | (minor & 0xfffff);
 	}
 	u32 flags = 0;
-	long n = bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), BPF_CORE_READ(bprm, filename));
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), filename);
 	if (n < 0)
 		r->filename[0] = 0;
 	else if (n >= (long)sizeof(r->filename))
 		flags |= SC_F_STR0_TRUNC;
-	/* argv as the new image sees it: the NUL-separated argument area of the new mm. */
+	const char *interp = BPF_CORE_READ(bprm, interp);
+	r->interp[0] = 0;
+	if (interp && interp != filename) {
+		n = bpf_probe_read_kernel_str(r->interp, sizeof(r->interp), interp);
+		if (n < 0)
+			r->interp[0] = 0;
+		else if (n >= (long)sizeof(r->interp))
+			flags |= SC_F_INTERP_TRUNC;
+	}
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	r->exe[0] = 0;
+	struct file *exe_file = BPF_CORE_READ(mm, exe_file);
+	char *walk = exe_paths && exe_file ? bw_path_buf() : NULL;
+	if (walk) {
+		u32 start, depth;
+		bool truncated;
+		u32 len = bw_path_resolve(walk, p, &exe_file->f_path, 64, &start, &depth, &truncated);
+		bpf_probe_read_kernel(r->exe, (len + 1) & (SC_STR_LEN - 1), &walk[start & (SC_STR_LEN - 1)]);
+		if (truncated)
+			flags |= SC_F_EXE_TRUNC;
+	} else {
+		flags |= SC_F_EXE_NONE;
+	}
+	/* argv as the new image sees it: the NUL-separated argument area of the new mm. */
 	unsigned long start = BPF_CORE_READ(mm, arg_start);
 	unsigned long end = BPF_CORE_READ(mm, arg_end);
 	u64 len = end > start ? end - start : 0;

@@ -32,6 +32,9 @@
 #define SC_F_STR2_TRUNC 0x4
 #define SC_F_ARGV_MORE 0x8   /* more argv entries than captured */
 #define SC_F_BLOCKED 0x10    /* never reached sys_enter (seccomp denied it): captured at sys_exit */
+#define SC_F_EXE_TRUNC 0x100 /* process.exec: exe lost components (too deep or too long) */
+#define SC_F_EXE_NONE 0x200  /* process.exec: no exe path (the walk is off: no bpf_loop, or no mm->exe_file) */
+#define SC_F_INTERP_TRUNC 0x400 /* process.exec: interp filled its buffer */
 
 /* A detail syscall: raw arguments plus up to three user strings read at entry, ret at exit. */
 struct sc_detail_record {
@@ -67,7 +70,13 @@ struct sc_proc_exec_record {
 	__u32 args_len;  /* bytes valid in args */
 	__u32 flags;     /* SC_F_STR0_TRUNC: filename truncated; SC_F_ARGV_MORE: argument area truncated */
 	__u32 tty;       /* controlling terminal as a kernel dev_t (major << 20 | minor); 0: none */
-	char filename[SC_STR_LEN];
+	char filename[SC_STR_LEN]; /* the path exec'd, as passed (bprm->filename) */
+	/* The file the new image runs (mm->exe_file) as the task sees it, walked through its mounts:
+	 * /bin/busybox for an applet re-exec'd through /proc/self/exe, the interpreter's binary for a
+	 * script, a symlink's target. */
+	char exe[SC_STR_LEN];
+	/* bprm->interp when it differs from filename: the interpreter a #! script named (empty otherwise) */
+	char interp[SC_STR_LEN];
 	char args[SC_PROC_ARGS_LEN]; /* NUL-separated argv from the new mm's arg_start..arg_end */
 };
 

@@ -21,6 +21,9 @@ export const RecordType = { DETAIL: 1, EXEC: 2, PROC_EXEC: 3, PROC_FORK: 4, PROC
 /** sc_*_record.flags (bpf/syscall.h SC_F_*). */
 const F_STR0_TRUNC = 0x1;
 const F_ARGV_MORE = 0x8;
+const F_EXE_TRUNC = 0x100;
+const F_EXE_NONE = 0x200;
+const F_INTERP_TRUNC = 0x400;
 const F_BLOCKED = 0x10;
 
 const ARGV_N = 8;
@@ -113,8 +116,13 @@ export class RecordDecoder {
     const len = Math.min(view.getUint32(off + PE.offsets.args_len, true), PE.sizes.args);
     const bytes = new Uint8Array(view.buffer, view.byteOffset + off + PE.offsets.args, len);
     const flags = view.getUint32(off + PE.offsets.flags, true);
+    const interpreter = readCString(view, off + PE.offsets.interp, PE.sizes.interp);
     return createEvent('process.exec', decodeHeader(view, off, this.ctx), {
       filename: readCString(view, off + PE.offsets.filename, PE.sizes.filename),
+      exe: flags & F_EXE_NONE ? null : readCString(view, off + PE.offsets.exe, PE.sizes.exe),
+      exe_truncated: (flags & F_EXE_TRUNC) !== 0,
+      interpreter: interpreter === '' ? null : interpreter,
+      interpreter_truncated: (flags & F_INTERP_TRUNC) !== 0,
       argv: splitArgs(bytes),
       argv_truncated: (flags & F_ARGV_MORE) !== 0,
       filename_truncated: (flags & F_STR0_TRUNC) !== 0,

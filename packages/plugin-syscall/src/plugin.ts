@@ -94,8 +94,13 @@ export class SyscallPlugin extends BpfPlugin {
     ];
   }
 
-  protected override configure(obj: BpfObject): void {
+  protected override configure(obj: BpfObject, _variant: HookVariant, ctx: PluginContext): void {
     const o = this.options;
+    // process.exec's exe is walked in a bpf_loop; without it the event says exe: null.
+    const exePaths = ctx.features.bpf_loop.status === 'supported';
+    if (o.processEvents && !exePaths) {
+      ctx.logger.warn({ plugin: this.name, feature: 'bpf_loop', detail: ctx.features.bpf_loop.detail }, 'process.exec reports exe: null: the path walk needs bpf_loop (Linux 5.17)');
+    }
     const kinds = Buffer.alloc(MAX_SYSCALL);
     for (const d of o.detail) kinds[d.id] = KIND[DETAIL_SPECS[d.name]!.kind];
     obj.setGlobals({
@@ -105,6 +110,7 @@ export class SyscallPlugin extends BpfPlugin {
       kseq_enabled: o.kernelSequence !== null,
       kseq_n: o.kernelSequence?.n ?? 5,
       process_events: o.processEvents,
+      exe_paths: exePaths,
       detail_kind: kinds,
     });
     obj.setMaxEntries('counts', o.maxCounterKeys);

@@ -12,10 +12,20 @@ export interface ProcEntry {
   pid: number;
   ppid: number;
   comm: string;
-  /** Basename of exe (or comm when the exec was not seen). */
+  /**
+   * What the program is called: the basename of the path exec'd (a symlink's own name: /bin/cat),
+   * or of argv[0] when a program re-exec'd itself through /proc/self/exe (busybox's shell running
+   * an applet); comm when the exec was not seen.
+   */
   name: string;
-  /** Path of the executable from the last exec seen ('' when unknown). */
+  /**
+   * The file the process runs, from the last exec seen ('' when unknown): the kernel's
+   * mm->exe_file as the container sees it (process.exec `exe`: /bin/busybox for /proc/self/exe or
+   * /bin/cat); for a #! script the script; else the path exec'd.
+   */
   exe: string;
+  /** The path exec'd when `exe` came from the kernel (lets that exec's syscall.execve keep it). */
+  execFilename?: string;
   argv: string[];
   uid: number;
   /** The executable was created or written by a process of the same container after it started. */
@@ -39,6 +49,7 @@ export interface ProcessTableOptions {
 }
 
 const SHELL_FD_EXEC = /^\/(proc\/self|dev)\/fd\/\d+$/;
+const SELF_EXE = /^\/proc\/(self|\d+)\/exe$/;
 
 function basename(path: string): string {
   const i = path.lastIndexOf('/');
@@ -83,16 +94,26 @@ export class ProcessTable {
         if (typeof e.ret === 'number' && e.ret < 0) return this.entryFor(event);
         const entry = this.entryFor(event);
         const filename = String(e.filename ?? '');
-        entry.exe = filename;
-        entry.name = basename(filename) || event.comm;
+        const argv = Array.isArray(e.argv) ? (e.argv as string[]) : [];
+        // A #! script is the program its process runs (the kernel's exe is its interpreter).
+        const script = typeof e.interpreter === 'string';
+        const realExe = !script && typeof e.exe === 'string' && e.exe !== '' ? e.exe : null;
+        if (realExe !== null) {
+          entry.exe = realExe;
+          entry.execFilename = filename;
+        } else if (script || entry.execFilename !== filename || entry.exe === '') {
+          entry.exe = filename;
+          entry.execFilename = undefined;
+        } // else: the syscall.execve of the exec whose process.exec gave the real file
+        entry.name = (SELF_EXE.test(filename) && argv[0] ? basename(argv[0]) : basename(filename)) || event.comm;
         entry.comm = event.comm;
-        entry.argv = Array.isArray(e.argv) ? (e.argv as string[]) : [];
+        entry.argv = argv;
         if (typeof e.ppid === 'number' && e.ppid > 0) entry.ppid = e.ppid;
         if (typeof e.uid === 'number') entry.uid = e.uid;
         entry.known = true;
         const state = event.container ? this.containerState(containerKey(event)) : undefined;
-        entry.exe_written_at_runtime = state !== undefined && state.written.has(filename);
-        entry.exe_from_memfd = filename.startsWith('/memfd:') || (entry.created_memfd && SHELL_FD_EXEC.test(filename));
+        entry.exe_written_at_runtime = state !== undefined && (state.written.has(filename) || state.written.has(entry.exe));
+        entry.exe_from_memfd = filename.startsWith('/memfd:') || entry.exe.startsWith('/memfd:') || (entry.created_memfd && SHELL_FD_EXEC.test(filename));
         return entry;
       }
       case 'process.fork': {

@@ -12,7 +12,7 @@ const setIds = ['uid', 'gid', 'euid', 'egid', 'ruid', 'rgid', 'suid', 'sgid', ..
 const chmod = ['path', 'mode', 'setuid', 'setgid', ...ret];
 
 export const EVENT_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  'process.exec': ['filename', 'argv', 'ppid', 'uid', 'ns_pid', 'tty', 'argv_truncated', 'filename_truncated'],
+  'process.exec': ['filename', 'exe', 'interpreter', 'argv', 'ppid', 'uid', 'ns_pid', 'tty', 'argv_truncated', 'filename_truncated', 'exe_truncated', 'interpreter_truncated'],
   'process.fork': ['child_pid', 'ppid'],
   'process.exit': ['exit_code', 'signal'],
   'syscall.count': ['syscall', 'count', 'interval_ms'],

