@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { silentLogger, type ContainerResolver, type FeatureReport, type IEvent, type PluginContext } from '@boxwatch/core';
-import { TEST_IMAGE, ensureTestImage, testPluginContext } from '@boxwatch/core/testing';
+import { silentLogger, type ContainerResolver, type DockerContainerRegistry, type FeatureReport, type IEvent, type PluginContext } from '@boxwatch/core';
+import { TEST_IMAGE, docker as dockerCli, ensureTestImage, startTestContainer, testPluginContext, type TestContainer } from '@boxwatch/core/testing';
 
 export const IMAGE = TEST_IMAGE;
 export const docker = new Docker();
@@ -87,4 +87,19 @@ export function buildStaticFixture(source: string, name: string): string {
   execFileSync('gcc', ['-static', '-O2', '-Wall', '-Werror', '-pthread', '-o', tmp, source], { stdio: ['ignore', 'inherit', 'inherit'] });
   renameSync(tmp, bin);
   return bin;
+}
+
+/**
+ * A server and a client container of the test image, each with a static fixture at `/<name>`,
+ * both known to `resolver`; returns them in that order (pushed onto `containers` for cleanup).
+ */
+export async function fixturePair(resolver: DockerContainerRegistry, source: string, name: string, prefix: string, containers: TestContainer[]): Promise<[TestContainer, TestContainer]> {
+  const fixture = buildStaticFixture(source, name);
+  for (const role of ['s', 'c']) {
+    const c = await startTestContainer({ prefix: `${prefix}-${role}` });
+    containers.push(c);
+    await dockerCli('cp', fixture, `${c.name}:/${name}`);
+    await resolver.inspect(c.id);
+  }
+  return containers.slice(-2) as [TestContainer, TestContainer];
 }

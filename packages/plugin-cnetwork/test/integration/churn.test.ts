@@ -11,9 +11,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { DockerContainerRegistry, type IEvent } from '@boxwatch/core';
-import { docker as dockerCli, dockerExec, removeTestContainers, startTestContainer, type TestContainer } from '@boxwatch/core/testing';
+import { docker as dockerCli, dockerExec, removeTestContainers, type TestContainer } from '@boxwatch/core/testing';
 import { CNetworkPlugin, type NetConnectEvent, type NetFlowEvent } from '@boxwatch/plugin-cnetwork';
-import { buildStaticFixture, ensureImage, makeContext } from '../harness.js';
+import { ensureImage, fixturePair, makeContext } from '../harness.js';
 
 const SOURCE = fileURLToPath(new URL('../../../../bench/net/conns.c', import.meta.url));
 const containers: TestContainer[] = [];
@@ -23,16 +23,9 @@ let client: TestContainer;
 
 beforeAll(async () => {
   await ensureImage();
-  const fixture = buildStaticFixture(SOURCE, 'conns');
   resolver = new DockerContainerRegistry();
   await resolver.start();
-  for (const prefix of ['bwtest-net-churn-s', 'bwtest-net-churn-c']) {
-    const c = await startTestContainer({ prefix });
-    containers.push(c);
-    await dockerCli('cp', fixture, `${c.name}:/conns`);
-    await resolver.inspect(c.id);
-  }
-  [server, client] = containers as [TestContainer, TestContainer];
+  [server, client] = await fixturePair(resolver, SOURCE, 'conns', 'bwtest-net-churn', containers);
   await dockerCli('exec', '-d', server.name, '/conns', 'serve', '5002');
   const deadline = Date.now() + 10_000;
   while (!/:5002\b/.test((await dockerExec(server.name, 'netstat', '-ltn')).stdout)) {

@@ -10,9 +10,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerContainerRegistry, type IEvent } from '@boxwatch/core';
-import { docker as dockerCli, dockerExec, removeTestContainers, startTestContainer, type TestContainer } from '@boxwatch/core/testing';
+import { dockerExec, removeTestContainers, type TestContainer } from '@boxwatch/core/testing';
 import { CNetworkPlugin, type NetFlowEvent } from '@boxwatch/plugin-cnetwork';
-import { buildStaticFixture, ensureImage, makeContext, until } from '../harness.js';
+import { ensureImage, fixturePair, makeContext, until } from '../harness.js';
 
 const SOURCE = fileURLToPath(new URL('../fixtures/tcpx.c', import.meta.url));
 const PORT = 5003;
@@ -54,16 +54,9 @@ function execCollect(container: string, ...cmd: string[]): { done: Promise<strin
 
 beforeAll(async () => {
   await ensureImage();
-  const fixture = buildStaticFixture(SOURCE, 'tcpx');
   resolver = new DockerContainerRegistry();
   await resolver.start();
-  for (const prefix of ['bwtest-net-xchg-s', 'bwtest-net-xchg-c']) {
-    const c = await startTestContainer({ prefix });
-    containers.push(c);
-    await dockerCli('cp', fixture, `${c.name}:/tcpx`);
-    await resolver.inspect(c.id);
-  }
-  [server, client] = containers as [TestContainer, TestContainer];
+  [server, client] = await fixturePair(resolver, SOURCE, 'tcpx', 'bwtest-net-xchg', containers);
 });
 
 afterAll(async () => {
