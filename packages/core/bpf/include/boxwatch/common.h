@@ -102,7 +102,9 @@ static __always_inline void bw_fill_header_btf(struct bw_event_header *h, u16 ty
 	struct pid *pid = task->group_leader->thread_pid;
 	unsigned int level = pid->level;
 	u32 nr = 0;
-	/* numbers[] is a flexible array: constant indices are direct loads, deeper nesting is read. */
+	/* numbers[] is a flexible array: constant indices are direct loads; deeper nesting is read
+	 * through probe reads, whose pointers are plain numbers to the verifier (older verifiers, 6.1,
+	 * refuse a variable offset added to a BTF pointer). */
 	if (level == 1)
 		nr = pid->numbers[1].nr;
 	else if (level == 0)
@@ -110,10 +112,7 @@ static __always_inline void bw_fill_header_btf(struct bw_event_header *h, u16 ty
 	else if (level == 2)
 		nr = pid->numbers[2].nr;
 	else
-		bpf_probe_read_kernel(&nr, sizeof(nr),
-				      (const void *)((u64)pid + bpf_core_field_offset(struct pid, numbers) +
-						     (u64)level * bpf_core_type_size(struct upid) +
-						     bpf_core_field_offset(struct upid, nr)));
+		nr = bw_task_ns_tgid(task);
 	h->ns_tgid = nr;
 	h->type = type;
 	h->flags = task->thread_pid->level == 0 ? BW_HDR_HOST : 0;
