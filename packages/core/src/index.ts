@@ -13,7 +13,7 @@ export { BpfMap, MapType, UpdateFlags } from './map.js';
 export { RingBufferReader, resolveRingBufferTuning, type RecordHandler, type RingBufferOptions, type RingBufferStats, type RingBufferTuning } from './ring-buffer.js';
 export { libbpfVersion, numPossibleCpus } from './system.js';
 export { BpfPlugin, type RingBufferSpec } from './bpf-plugin.js';
-export { chooseVariant, type VariantChoice } from './variant.js';
+export { chooseVariant, kernelHasTracepoint, type VariantChoice } from './variant.js';
 export { decodeHeader, recordEvent, UNRESOLVED_CONTAINER, headerNsPid, readCString, recordType, EVENT_HEADER_SIZE, type DecodeContext, type EventDraft } from './decode.js';
 export { bw_event_header as EVENT_HEADER_LAYOUT } from './generated/event-header.js';
 export { probeFeatures } from './probes.js';

@@ -14,6 +14,12 @@ export interface HookVariant {
   programs: readonly string[];
   /** Kernel features the variant needs (all of them). */
   requires: readonly FeatureName[];
+  /**
+   * Tracepoints its tp_btf programs attach to that not every kernel with tp_btf has (e.g.
+   * `sock_send_length`, Linux 6.3): looked up in the kernel's BTF (`btf_trace_<name>`) before the
+   * variant is chosen, so an older kernel gets the next variant instead of a failed load.
+   */
+  tracepoints?: readonly string[];
   description?: string;
 }
 

@@ -62,6 +62,8 @@ export class CNetworkPlugin extends BpfPlugin {
       name: 'tp_btf',
       programs: ['cn_inet_sock_set_state', 'cn_tcp_destroy_sock', 'cn_sock_send_length', 'cn_sock_recv_length'],
       requires: ['tp_btf', 'ringbuf'],
+      // sock_send_length / sock_recv_length came with Linux 6.3
+      tracepoints: ['inet_sock_set_state', 'tcp_destroy_sock', 'sock_send_length', 'sock_recv_length'],
       description: 'BTF tracepoints: exact per-syscall byte counts in the process context, flows, connect/accept/listen',
     },
     {
@@ -164,7 +166,11 @@ export class CNetworkPlugin extends BpfPlugin {
     this.netnsBanned = obj.map('cnetwork_netns_banned').withCodecs(codec.bytes(cn_netns_key.size), codec.bytes(cn_netns_ban.size));
     const raw = (name: string) => obj.map(name).withCodecs(codec.bytes(cn_flow_key.size), codec.bytes(cn_flow.size));
     this.flows = new FlowReader(raw('cnetwork_tcp_flows'), raw('cnetwork_udp_flows'), this.decodeContext(), (a) => this.ips.containerOf(a), (e) => this.emit(e));
-    await this.ips.refreshAll();
+    await this.ips.refreshAll().catch((err: unknown) => {
+      // No Docker Engine here (containerd or CRI-O alone, a VM): flows and IP rules still work;
+      // peers and container endpoints are named once the runtime answers.
+      ctx.logger.warn({ plugin: this.name, err: (err as Error).message }, 'container addresses unknown: the Docker API is unreachable; net.* peers stay unnamed and container rules unresolved');
+    });
     // Rules given before start (options or addRule) are installed now that the map exists.
     for (const input of this.options.rules) if (!this.rules.has(input.id ?? '')) await this.addRule(input);
     this.sync();
