@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: prepare the machine, start the local Kafka broker, run every test, then the
-# quick detection evaluation (issue 10: it must keep running in CI). Exits non-zero when a test
-# fails or the evaluation harness breaks; missed detections are reported, not fatal.
+# The test command: prepare the machine, start the local Kafka broker, run every test, the kernel
+# matrix (the BPF side on Debian's kernels in QEMU), then the quick detection evaluation (issue
+# 10: it must keep running in CI). Exits non-zero when a test or a matrix check fails or the
+# evaluation harness breaks; missed detections are reported, not fatal.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -9,6 +10,11 @@ bash scripts/kafka.sh start || exit 1
 
 npm test
 tests=$?
+
+kernels_out="$(mktemp -d)/kernels.md"
+npm run test:kernels -- --out "$kernels_out"
+kernels=$?
+echo "kernel matrix: $kernels_out"
 
 eval_out="$(mktemp -d)/EVALUATION.md"
 npm run eval -- --quick --out "$eval_out"
@@ -18,4 +24,4 @@ evaluation=$?
 # Last line: the test totals.
 node scripts/test-summary.mjs .cache/vitest-results.json
 summary=$?
-[ "$tests" -eq 0 ] && [ "$evaluation" -eq 0 ] && [ "$summary" -eq 0 ]
+[ "$tests" -eq 0 ] && [ "$kernels" -eq 0 ] && [ "$evaluation" -eq 0 ] && [ "$summary" -eq 0 ]
