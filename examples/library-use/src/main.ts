@@ -23,7 +23,8 @@ collector.on('event', (e) => {
   else if (isConnect(e)) console.log(JSON.stringify({ kind: 'connect', container: where(e), to: `${e.daddr}:${e.dport}`, peer: e.peer_container?.name ?? null }));
   detector.ingest(e);
 });
-detector.on('alert', (a) => console.log(JSON.stringify({ kind: 'alert', rule: (a as unknown as { rule?: string }).rule, container: where(a), message: (a as unknown as { message: string }).message })));
+// Alerts are typed (AlertEvent from @boxwatch/detector): rule, priority and message need no cast.
+detector.on('alert', (a) => console.log(JSON.stringify({ kind: 'alert', rule: a.rule ?? a.model, priority: a.priority, container: where(a), message: a.message })));
 collector.on('pluginError', (name, err) => console.error(`plugin ${name} failed: ${(err as Error).message}`));
 
 await collector.start();

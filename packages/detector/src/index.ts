@@ -15,3 +15,13 @@ export type { Anomaly, Phase } from './models/types.js';
 export { Alerter, type AlertEvent, type AlertFields, type AlerterOptions, type AlerterStats } from './alerts/alerter.js';
 export { AlertPrinter, formatAlertLine, type AlertFormat, type AlertPrinterOptions } from './alerts/printer.js';
 export { ResponseHook, type ResponseAction, type ResponseOptions, type ResponseStats } from './response.js';
+// The remaining public shapes: rule file items, alert input, and each model's persisted state.
+export type { RuleItem, ListItem, MacroItem, ParsedItem } from './rules/loader.js';
+export type { AlertInput } from './alerts/alerter.js';
+export type { ImageProfile } from './models/model-set.js';
+export type { LearningState } from './models/learning.js';
+export type { FrequencyProfile } from './models/frequency.js';
+export type { StideProfile } from './models/stide.js';
+export type { ResourceProfile, ResourceMetric } from './models/resource.js';
+export type { NoveltyProfile, NoveltyJSON, NoveltyKind } from './models/novelty.js';
+export type { Report } from './models/types.js';

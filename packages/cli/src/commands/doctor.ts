@@ -53,7 +53,7 @@ export async function doctor(): Promise<DoctorReport> {
 
 export function formatDoctor(r: DoctorReport): string {
   const mark = (s: string) => (s === 'supported' ? 'yes' : s === 'unsupported' ? 'no ' : '?  ');
-  const lines = [`kernel ${r.kernel}, libbpf ${r.libbpf}, running as ${r.root ? 'root' : 'non-root (BPF needs root)'}`, '', 'kernel features:'];
+  const lines = [`kernel ${r.kernel}, libbpf ${r.libbpf} (embedded in the addon), running as ${r.root ? 'root' : 'non-root (BPF needs root)'}`, '', 'kernel features:'];
   for (const f of ALL_FEATURES) lines.push(`  ${mark(r.features[f].status)} ${f.padEnd(13)} ${r.features[f].detail}`);
   lines.push('', 'plugins:');
   for (const p of r.plugins) {

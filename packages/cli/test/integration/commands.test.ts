@@ -21,6 +21,12 @@ describe('boxwatch doctor', () => {
     expect(text.stdout).toMatch(/no\s+kprobe/);
     expect(text.stdout).toMatch(/yes tp_btf/);
   });
+
+  it('prints the libbpf embedded in the addon (1.5 from the pinned crate, not the system 1.1)', () => {
+    const r = cli('doctor', '--json');
+    expect((JSON.parse(r.stdout) as { libbpf: string }).libbpf).toBe('1.5');
+    expect(cli('doctor').stdout).toMatch(/libbpf 1\.5 \(embedded in the addon\)/);
+  });
 });
 
 describe('boxwatch rules lint', () => {
