@@ -9,11 +9,11 @@
  * Prints one JSON object: { release, features, checks: [{ plugin, variant, status, detail }] }.
  * status: 'ok' | 'failed' | 'unavailable' (the kernel lacks a feature the variant needs).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
 import { release } from 'node:os';
-import { CGROUP_NAME_VARIANTS, DockerContainerRegistry, kernelHasTracepoint, probeFeatures, silentLogger } from '@boxwatch/core';
+import { CGROUP_NAME_VARIANTS, DockerContainerRegistry, kernelHasTracepoint, libbpfVersion, probeFeatures, silentLogger } from '@boxwatch/core';
 import { testPluginContext } from '@boxwatch/core/testing';
 import { SyscallPlugin } from '@boxwatch/plugin-syscall';
 import { FileOpenPlugin } from '@boxwatch/plugin-fileopen';
@@ -107,6 +107,13 @@ async function delivers(makePlugin, variants, index, script, want, what) {
     registry.close();
   }
 }
+
+// core: the addon loads in a root file system without libbpf, libelf or zlib (it embeds them).
+await check('core addon', 'embedded libbpf', async () => {
+  const libs = execFileSync('sh', ['-c', 'ls /lib/*/libbpf.so* /usr/lib/*/libbpf.so* /lib/*/libelf.so* /usr/lib/*/libelf.so* 2>/dev/null || true']).toString().trim();
+  if (libs) throw new Error(`the guest root has ${libs.split('\n').join(', ')}: it cannot prove the addon is self-contained`);
+  return `loaded with no libbpf/libelf in the guest; embedded libbpf ${libbpfVersion()}`;
+});
 
 // core: the kernel cgroup-name table, each variant: a fresh container is named by the kernel.
 for (const [i, v] of CGROUP_NAME_VARIANTS.entries()) {
