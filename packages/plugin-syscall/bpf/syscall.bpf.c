@@ -560,25 +560,47 @@ static __always_inline int pend_exec(struct pt_regs *regs, long id, int file_arg
 	return 0;
 }
 
-/* unshare, setns, ptrace, init_module, finit_module, fchmod, set*id, bpf, kill, tgkill */
+/* unshare, setns, ptrace, init_module, finit_module, fchmod, set*id, bpf, kill, tgkill, socket,
+ * ftruncate */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_args, struct pt_regs *regs, long id)
 {
 	return pend_detail(regs, id, -1, -1, -1);
 }
 
-/* mkdir, chmod, umount2, delete_module, memfd_create: string at argument 0 */
+/* mkdir, chmod, umount2, delete_module, memfd_create, unlink, truncate: string at argument 0 */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_str_arg0, struct pt_regs *regs, long id)
 {
 	return pend_detail(regs, id, 0, -1, -1);
 }
 
-/* mkdirat, fchmodat: path at argument 1 */
+/* mkdirat, fchmodat, unlinkat: path at argument 1 */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_str_arg1, struct pt_regs *regs, long id)
 {
 	return pend_detail(regs, id, 1, -1, -1);
+}
+
+/* link, symlink, rename: paths at arguments 0 and 1 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg01, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, 0, 1, -1);
+}
+
+/* symlinkat(target, newdirfd, linkpath): paths at arguments 0 and 2 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg02, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, 0, 2, -1);
+}
+
+/* linkat, renameat, renameat2 (olddirfd, oldpath, newdirfd, newpath, ...): arguments 1 and 3 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg13, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, 1, 3, -1);
 }
 
 /* mount(source, target, fstype, flags, data) */
@@ -655,6 +677,24 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_detail_str_arg1, struct pt_regs *regs, long ret)
 {
 	return emit_detail_at_exit(regs, ret, 1, -1, -1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_str_arg01, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, 0, 1, -1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_str_arg02, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, 0, 2, -1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_str_arg13, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, 1, 3, -1);
 }
 
 SEC("tp_btf/sys_exit")

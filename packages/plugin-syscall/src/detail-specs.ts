@@ -3,7 +3,8 @@
  * arguments (by argument shape, see bpf/syscall.bpf.c) and how the captured record becomes the
  * event's named fields (docs/events/syscall.md).
  */
-import { bpfCmdName, cloneFlagNames, ptraceRequestName, S_ISGID, S_ISUID } from './names.js';
+import { posix } from 'node:path';
+import { bpfCmdName, socketFamilyName, socketTypeName, cloneFlagNames, ptraceRequestName, S_ISGID, S_ISUID } from './names.js';
 
 /** A detail record as captured: raw arguments, up to three strings, the return value. */
 export interface CapturedDetail {
@@ -14,7 +15,14 @@ export interface CapturedDetail {
 }
 
 /** Tail-call programs in bpf/syscall.bpf.c. */
-export type DetailProgram = 'detail_args' | 'detail_str_arg0' | 'detail_str_arg1' | 'detail_mount' | 'detail_execve' | 'detail_execveat';
+export type DetailProgram =
+  | 'detail_args'
+  | 'detail_str_arg0'
+  | 'detail_str_arg1'
+  | 'detail_str_arg01'
+  | 'detail_str_arg02'
+  | 'detail_str_arg13'
+  | 'detail_mount' | 'detail_execve' | 'detail_execveat';
 
 export interface DetailSpec {
   program: DetailProgram;
@@ -31,6 +39,29 @@ const uint = (a: bigint | undefined): number => Number(BigInt.asUintN(32, a ?? 0
 
 function chmodFields(path: string | null, mode: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { path, mode, setuid: (mode & S_ISUID) !== 0, setgid: (mode & S_ISGID) !== 0, ...extra };
+}
+
+/**
+ * A path as the kernel will resolve it, as far as the record tells: an absolute path normalised
+ * lexically (`/etc/../etc//shadow` → `/etc/shadow`, so rules about `/etc/shadow` match traversal
+ * tricks); a relative one joined to `base` when given. Otherwise null: the record does not carry
+ * the working directory or the dirfd's path. Symlinks are not followed (that needs the filesystem).
+ */
+export function resolvePath(path: string, base: string | null = null): string | null {
+  if (path === '') return null;
+  if (path.startsWith('/')) return posix.normalize(path).replace(/(.)\/$/, '$1');
+  return base === null ? null : resolvePath(`${base}/${path}`);
+}
+
+/** A path argument as written and resolved. */
+function pathFields(prefix: string, path: string): Record<string, unknown> {
+  return { [prefix]: path, [`resolved_${prefix}`]: resolvePath(path) };
+}
+
+/** symlink(target, linkpath): a relative target is relative to the link's own directory. */
+function symlinkFields(target: string, linkpath: string): Record<string, unknown> {
+  const link = resolvePath(linkpath);
+  return { target, resolved_target: resolvePath(target, link === null ? null : posix.dirname(link)), ...pathFields('linkpath', linkpath) };
 }
 
 const args = 'detail_args' as const;
@@ -78,6 +109,45 @@ export const DETAIL_SPECS: Readonly<Record<string, DetailSpec>> = {
   memfd_create: { program: 'detail_str_arg0', kind: 'detail', fields: (c) => ({ name: c.str0, flags: uint(c.args[1]) }) },
   bpf: { program: args, kind: 'detail', fields: (c) => ({ cmd: int(c.args[0]), cmd_name: bpfCmdName(int(c.args[0])) }) },
   kill: { program: args, kind: 'detail', fields: (c) => ({ target_pid: int(c.args[0]), signal: int(c.args[1]) }) },
+  link: { program: 'detail_str_arg01', kind: 'detail', fields: (c) => ({ ...pathFields('oldpath', c.str0), ...pathFields('newpath', c.str1) }) },
+  linkat: {
+    program: 'detail_str_arg13',
+    kind: 'detail',
+    fields: (c) => ({ ...pathFields('oldpath', c.str0), ...pathFields('newpath', c.str1), olddirfd: int(c.args[0]), newdirfd: int(c.args[2]), flags: uint(c.args[4]) }),
+  },
+  symlink: { program: 'detail_str_arg01', kind: 'detail', fields: (c) => symlinkFields(c.str0, c.str1) },
+  symlinkat: { program: 'detail_str_arg02', kind: 'detail', fields: (c) => ({ ...symlinkFields(c.str0, c.str1), newdirfd: int(c.args[1]) }) },
+  unlink: { program: 'detail_str_arg0', kind: 'detail', fields: (c) => pathFields('path', c.str0) },
+  unlinkat: {
+    program: 'detail_str_arg1',
+    kind: 'detail',
+    // flags: AT_REMOVEDIR (0x200) for rmdir.
+    fields: (c) => ({ ...pathFields('path', c.str0), dirfd: int(c.args[0]), flags: uint(c.args[2]) }),
+  },
+  rename: { program: 'detail_str_arg01', kind: 'detail', fields: (c) => ({ ...pathFields('oldpath', c.str0), ...pathFields('newpath', c.str1) }) },
+  renameat: {
+    program: 'detail_str_arg13',
+    kind: 'detail',
+    fields: (c) => ({ ...pathFields('oldpath', c.str0), ...pathFields('newpath', c.str1), olddirfd: int(c.args[0]), newdirfd: int(c.args[2]) }),
+  },
+  renameat2: {
+    program: 'detail_str_arg13',
+    kind: 'detail',
+    fields: (c) => ({ ...pathFields('oldpath', c.str0), ...pathFields('newpath', c.str1), olddirfd: int(c.args[0]), newdirfd: int(c.args[2]), flags: uint(c.args[4]) }),
+  },
+  truncate: { program: 'detail_str_arg0', kind: 'detail', fields: (c) => ({ ...pathFields('path', c.str0), length: Number(BigInt.asIntN(64, c.args[1] ?? 0n)) }) },
+  // ftruncate names a descriptor: no path in the record.
+  ftruncate: { program: args, kind: 'detail', fields: (c) => ({ fd: int(c.args[0]), length: Number(BigInt.asIntN(64, c.args[1] ?? 0n)) }) },
+  socket: {
+    program: args,
+    kind: 'detail',
+    fields: (c) => {
+      const family = int(c.args[0]);
+      const type = uint(c.args[1]);
+      // `sock_type`, not `type`: `type` is the event type.
+      return { family, family_name: socketFamilyName(family), sock_type: type, sock_type_name: socketTypeName(type), protocol: int(c.args[2]) };
+    },
+  },
   tgkill: { program: args, kind: 'detail', fields: (c) => ({ target_tgid: int(c.args[0]), target_pid: int(c.args[1]), signal: int(c.args[2]) }) },
 };
 

@@ -25,7 +25,7 @@ const KIND = { detail: 1, exec: 2 } as const;
 /** Index → reason of the kernel's `drops` counters (SC_DROP_*). */
 const DROP_REASONS = ['pendingFull', 'sequenceBufferFull', 'counterInsertFailed'] as const;
 
-const DETAIL_PROGRAMS: readonly DetailProgram[] = ['detail_args', 'detail_str_arg0', 'detail_str_arg1', 'detail_mount', 'detail_execve', 'detail_execveat'];
+const DETAIL_PROGRAMS: readonly DetailProgram[] = ['detail_args', 'detail_str_arg0', 'detail_str_arg1', 'detail_str_arg01', 'detail_str_arg02', 'detail_str_arg13', 'detail_mount', 'detail_execve', 'detail_execveat'];
 
 export const SYSCALL_EVENT_TYPES = [
   'syscall.count',
