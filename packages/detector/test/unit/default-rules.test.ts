@@ -115,6 +115,24 @@ const cases: Case[] = [
     fire: () => [ev('syscall.bpf', { cmd: 5, cmd_name: 'BPF_PROG_LOAD', ret: 7 }, { comm: 'loader' })],
     miss: () => [ev('syscall.bpf', { cmd: 0, cmd_name: 'BPF_MAP_CREATE', ret: 7 }, { comm: 'loader' })],
   },
+  {
+    rule: 'Link over sensitive file',
+    fire: () => [ev('syscall.symlink', { target: '/etc/../etc/shadow', linkpath: '/tmp/s', resolved_target: '/etc/shadow', resolved_linkpath: '/tmp/s', ret: 0 }, { comm: 'ln' })],
+    miss: () => [ev('syscall.link', { oldpath: '/etc/passwd', newpath: '/tmp/p', resolved_oldpath: '/etc/passwd', resolved_newpath: '/tmp/p', ret: 0 }, { comm: 'ln' })],
+  },
+  {
+    rule: 'Log or shell history cleared',
+    fire: () => [ev('syscall.unlink', { path: '.ash_history', resolved_path: null, ret: 0 }, { comm: 'rm' })],
+    miss: () => [ev('syscall.unlink', { path: '/var/log/app.log.2.gz', resolved_path: '/var/log/app.log.2.gz', ret: 0 }, { comm: 'logrotate' })],
+  },
+  { rule: 'Bulk data removal tool run', fire: () => [exec('/bin/dd', ['dd', 'if=/dev/zero', 'of=/dev/sda'])], miss: () => [exec('/bin/dd', ['dd', 'if=/dev/zero', 'of=/dev/null'])] },
+  {
+    rule: 'Packet or raw socket created',
+    fire: () => [ev('syscall.socket', { family: 17, family_name: 'AF_PACKET', sock_type: 3, sock_type_name: 'SOCK_RAW', protocol: 768, ret: 3 }, { comm: 'tcpdump' })],
+    miss: () => [ev('syscall.socket', { family: 2, family_name: 'AF_INET', sock_type: 3, sock_type_name: 'SOCK_RAW', protocol: 1, ret: 3 }, { comm: 'ping' })],
+  },
+  { rule: 'Netcat or socat with exec option', fire: () => [exec('/bin/nc', ['nc', '-lp', '9000', '-e', '/bin/sh'])], miss: () => [exec('/bin/nc', ['nc', '-lp', '9000'])] },
+  { rule: 'Search for credentials', fire: () => [exec('/usr/bin/find', ['find', '/', '-name', 'id_rsa'])], miss: () => [exec('/usr/bin/find', ['find', '/app', '-name', '*.log'])] },
 ];
 
 function run(events: IEvent[], frozen: string[] = []): AlertEvent[] {
