@@ -12,17 +12,30 @@ export interface CapturedDetail {
   str0: string;
   str1: string;
   str2: string;
+  /** The str2 buffer as bytes (connect's raw sockaddr). */
+  raw2: Uint8Array;
+  /** sc_detail_record.flags (SC_F_*). */
+  flags: number;
 }
 
-/** Tail-call programs in bpf/syscall.bpf.c. */
-export type DetailProgram =
-  | 'detail_args'
-  | 'detail_str_arg0'
-  | 'detail_str_arg1'
-  | 'detail_str_arg01'
-  | 'detail_str_arg02'
-  | 'detail_str_arg13'
-  | 'detail_mount' | 'detail_execve' | 'detail_execveat';
+/** Tail-call programs in bpf/syscall.bpf.c (each has an `exit_` twin on sys_exit). */
+export const DETAIL_PROGRAMS = [
+  'detail_args',
+  'detail_str_arg0',
+  'detail_str_arg1',
+  'detail_str_arg01',
+  'detail_str_arg02',
+  'detail_str_arg13',
+  'detail_fd_kind',
+  'detail_sockaddr',
+  'detail_mount',
+  'detail_execve',
+  'detail_execveat',
+] as const;
+export type DetailProgram = (typeof DETAIL_PROGRAMS)[number];
+
+/** SC_F_FD0_SOCKET (bpf/syscall.h): dup2/dup3's argument 0 was a socket at entry. */
+const F_FD0_SOCKET = 0x20;
 
 export interface DetailSpec {
   program: DetailProgram;
@@ -62,6 +75,40 @@ function pathFields(prefix: string, path: string): Record<string, unknown> {
 function symlinkFields(target: string, linkpath: string): Record<string, unknown> {
   const link = resolvePath(linkpath);
   return { target, resolved_target: resolvePath(target, link === null ? null : posix.dirname(link)), ...pathFields('linkpath', linkpath) };
+}
+
+/**
+ * connect's destination from the raw sockaddr bytes (at most SC_SOCKADDR_LEN = 28): an IPv4 or
+ * IPv6 address (v4-mapped as plain IPv4) and port, or an AF_UNIX path (abstract names with a leading `@`; at most 26 bytes,
+ * longer ones cut). Other families: family only.
+ */
+export function sockaddrFields(raw: Uint8Array): Record<string, unknown> {
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const family = raw.length >= 2 ? v.getUint16(0, true) : 0;
+  const out: Record<string, unknown> = { family, family_name: socketFamilyName(family), daddr: null, dport: null };
+  if (family === 2 && raw.length >= 8) {
+    out.dport = v.getUint16(2, false);
+    out.daddr = Array.from(raw.subarray(4, 8)).join('.');
+  } else if (family === 10 && raw.length >= 24) {
+    out.dport = v.getUint16(2, false);
+    const a = raw.subarray(8, 24);
+    if (a.subarray(0, 10).every((b) => b === 0) && a[10] === 0xff && a[11] === 0xff) {
+      // v4-mapped (an AF_INET6 socket talking IPv4, busybox nc): plain IPv4, as net.* events report it.
+      out.daddr = Array.from(a.subarray(12)).join('.');
+    } else {
+      const groups: string[] = [];
+      for (let i = 0; i < 16; i += 2) groups.push(((a[i]! << 8) | a[i + 1]!).toString(16));
+      // The URL parser's IPv6 serialisation is RFC 5952's (longest zero run compressed).
+      out.daddr = new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+    }
+  } else if (family === 1) {
+    const bytes = raw.subarray(2);
+    const abstract = bytes[0] === 0 && bytes.length > 1 && bytes[1] !== 0;
+    const body = abstract ? bytes.subarray(1) : bytes;
+    const end = body.indexOf(0);
+    out.path = (abstract ? '@' : '') + new TextDecoder().decode(end < 0 ? body : body.subarray(0, end));
+  }
+  return out;
 }
 
 const args = 'detail_args' as const;
@@ -148,6 +195,14 @@ export const DETAIL_SPECS: Readonly<Record<string, DetailSpec>> = {
       return { family, family_name: socketFamilyName(family), sock_type: type, sock_type_name: socketTypeName(type), protocol: int(c.args[2]) };
     },
   },
+  // oldfd_socket: the duplicated descriptor is a socket (a reverse shell puts one on 0/1/2).
+  dup2: { program: 'detail_fd_kind', kind: 'detail', fields: (c) => ({ oldfd: int(c.args[0]), newfd: int(c.args[1]), oldfd_socket: (c.flags & F_FD0_SOCKET) !== 0 }) },
+  dup3: {
+    program: 'detail_fd_kind',
+    kind: 'detail',
+    fields: (c) => ({ oldfd: int(c.args[0]), newfd: int(c.args[1]), flags: uint(c.args[2]), oldfd_socket: (c.flags & F_FD0_SOCKET) !== 0 }),
+  },
+  connect: { program: 'detail_sockaddr', kind: 'detail', fields: (c) => ({ fd: int(c.args[0]), ...sockaddrFields(c.raw2.subarray(0, Math.min(28, Number(c.args[2] ?? 0n)))) }) },
   tgkill: { program: args, kind: 'detail', fields: (c) => ({ target_tgid: int(c.args[0]), target_pid: int(c.args[1]), signal: int(c.args[2]) }) },
 };
 

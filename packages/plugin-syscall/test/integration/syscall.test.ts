@@ -153,6 +153,34 @@ describe('syscall plugin on real containers', () => {
     expect(sock.ret as number).toBeGreaterThanOrEqual(0);
   });
 
+  it('reports dup2 of a socket onto stdin (nc -e), a file redirection, and connect destinations', async () => {
+    h.log.clear();
+    // busybox nc -e moves the connected socket onto fd 0 and 1 before it execs the program; the
+    // shell's `> file` dup2s a regular file onto 1. connect to ::1 shows the IPv6 decoding.
+    const script = [
+      '(nc -l -p 9001 -w 2 </dev/null >/dev/null &)',
+      'sleep 0.3',
+      'nc 127.0.0.1 9001 -e /bin/true',
+      'echo x > /tmp/redir',
+      'nc ::1 9002 </dev/null; true',
+    ].join('; ');
+    await dockerExec(box.name, 'sh', '-c', script);
+    type Ev = IEvent & Record<string, unknown>;
+    const find = (types: string[], pred: (e: Ev) => boolean) => () =>
+      (h.log.events as Ev[]).find((e) => types.includes(e.type) && e.container?.id === box.id && pred(e));
+    const conn = await waitFor('connect to 127.0.0.1:9001', find(['syscall.connect'], (e) => e.dport === 9001));
+    expect(conn).toMatchObject({ family: 2, family_name: 'AF_INET', daddr: '127.0.0.1', ret: 0, comm: 'nc' });
+    const onto0 = await waitFor('dup2 of the socket onto 0', find(['syscall.dup2', 'syscall.dup3'], (e) => e.newfd === 0 && e.pid === conn.pid));
+    expect(onto0).toMatchObject({ oldfd: conn.fd, oldfd_socket: true, ret: 0, comm: 'nc' });
+    const file = await waitFor('dup2 of a file onto 1', find(['syscall.dup2', 'syscall.dup3'], (e) => e.newfd === 1 && e.comm === 'sh' && e.oldfd_socket === false));
+    expect(file.ret).toBe(1);
+    const v6 = await waitFor('connect to [::1]:9002', find(['syscall.connect'], (e) => e.dport === 9002));
+    // It fails (nothing listens; here the container has no IPv6 at all: EADDRNOTAVAIL) and the
+    // attempt is still reported.
+    expect(v6).toMatchObject({ family_name: 'AF_INET6', daddr: '::1' });
+    expect(v6.ret as number).toBeLessThan(0);
+  });
+
   it('reports fork and exit codes of a subshell and its parent', async () => {
     h.log.clear();
     const r = await dockerExec(box.name, 'sh', '-c', '(exit 7); exit 3');
