@@ -483,26 +483,33 @@ static __always_inline void read_args(struct pt_regs *regs, u64 *a)
 
 /* What a detail program captures besides strings (constants after inlining). */
 #define SC_CAP_NONE 0
-#define SC_CAP_FD0_KIND 1  /* is argument 0 (a descriptor) a socket? -> SC_F_FD0_SOCKET */
+#define SC_CAP_FD0_KIND 1  /* is argument 0 (a descriptor) a socket? -> SC_F_FD0_SOCKET, family in str2 */
 #define SC_CAP_SOCKADDR1 2 /* argument 1 is a sockaddr, argument 2 its length -> str2, raw */
 
 #define SC_S_IFMT 00170000
 #define SC_S_IFSOCK 0140000
 
-/* Is descriptor fd of the current task a socket? Reads task->files->fdt->fd[fd]->f_inode->i_mode
- * (bounds-checked against max_fds); false when any step cannot be read. */
-static __always_inline bool fd_is_socket(u64 fd)
+/* The address family of descriptor fd of the current task when it is a socket, else 0. Reads
+ * task->files->fdt->fd[fd] (bounds-checked against max_fds), its inode's mode and, for a socket,
+ * file->private_data (struct socket) ->sk->skc_family; 0 also when a step cannot be read. */
+static __always_inline u16 fd_socket_family(u64 fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return false;
+		return 0;
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f)
-		return false;
+		return 0;
 	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-	return (mode & SC_S_IFMT) == SC_S_IFSOCK;
+	if ((mode & SC_S_IFMT) != SC_S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	u16 family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+	/* AF_UNSPEC would read as "not a socket": report a socket whose family is unreadable as such
+	 * through the flag alone (family 0xffff). */
+	return family ? family : 0xffff;
 }
 
 /* Fill a detail record from the syscall's registers. s0/s1/s2: argument index of each captured
@@ -523,8 +530,13 @@ static __always_inline void fill_detail(struct sc_detail_record *r, struct pt_re
 		READ_USER_STR(r->str1, r->args[s1], SC_F_STR1_TRUNC, flags);
 	if (s2 >= 0)
 		READ_USER_STR(r->str2, r->args[s2], SC_F_STR2_TRUNC, flags);
-	if (cap == SC_CAP_FD0_KIND && fd_is_socket(r->args[0]))
-		flags |= SC_F_FD0_SOCKET;
+	if (cap == SC_CAP_FD0_KIND) {
+		u16 family = fd_socket_family(r->args[0]);
+		if (family) {
+			flags |= SC_F_FD0_SOCKET;
+			__builtin_memcpy(r->str2, &family, sizeof(family));
+		}
+	}
 	if (cap == SC_CAP_SOCKADDR1) {
 		/* Only the bytes the caller said are there (a short sockaddr at the end of a page must
 		 * not make the read fail); the rest stays zero. */
@@ -639,8 +651,8 @@ int BPF_PROG(detail_str_arg13, struct pt_regs *regs, long id)
 	return pend_detail(regs, id, 1, 3, -1, SC_CAP_NONE);
 }
 
-/* dup2, dup3: whether the descriptor duplicated (argument 0) is a socket (reverse shells put one
- * on 0/1/2) */
+/* dup2, dup3: whether the descriptor duplicated (argument 0) is a socket, and its family (reverse
+ * shells put a TCP socket on 0/1/2) */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_fd_kind, struct pt_regs *regs, long id)
 {

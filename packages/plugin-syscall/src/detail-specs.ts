@@ -34,7 +34,7 @@ export const DETAIL_PROGRAMS = [
 ] as const;
 export type DetailProgram = (typeof DETAIL_PROGRAMS)[number];
 
-/** SC_F_FD0_SOCKET (bpf/syscall.h): dup2/dup3's argument 0 was a socket at entry. */
+/** SC_F_FD0_SOCKET (bpf/syscall.h): dup2/dup3's argument 0 was a socket at entry (family in str2). */
 const F_FD0_SOCKET = 0x20;
 
 export interface DetailSpec {
@@ -109,6 +109,14 @@ export function sockaddrFields(raw: Uint8Array): Record<string, unknown> {
     out.path = (abstract ? '@' : '') + new TextDecoder().decode(end < 0 ? body : body.subarray(0, end));
   }
   return out;
+}
+
+/** What detail_fd_kind found about argument 0: a socket, and its family (null when not a socket or unreadable). */
+function fdKindFields(c: CapturedDetail): Record<string, unknown> {
+  const socket = (c.flags & F_FD0_SOCKET) !== 0;
+  const family = socket ? c.raw2[0]! | (c.raw2[1]! << 8) : 0;
+  const known = socket && family !== 0xffff;
+  return { oldfd_socket: socket, oldfd_family: known ? family : null, oldfd_family_name: known ? socketFamilyName(family) : null };
 }
 
 const args = 'detail_args' as const;
@@ -195,13 +203,9 @@ export const DETAIL_SPECS: Readonly<Record<string, DetailSpec>> = {
       return { family, family_name: socketFamilyName(family), sock_type: type, sock_type_name: socketTypeName(type), protocol: int(c.args[2]) };
     },
   },
-  // oldfd_socket: the duplicated descriptor is a socket (a reverse shell puts one on 0/1/2).
-  dup2: { program: 'detail_fd_kind', kind: 'detail', fields: (c) => ({ oldfd: int(c.args[0]), newfd: int(c.args[1]), oldfd_socket: (c.flags & F_FD0_SOCKET) !== 0 }) },
-  dup3: {
-    program: 'detail_fd_kind',
-    kind: 'detail',
-    fields: (c) => ({ oldfd: int(c.args[0]), newfd: int(c.args[1]), flags: uint(c.args[2]), oldfd_socket: (c.flags & F_FD0_SOCKET) !== 0 }),
-  },
+  // oldfd_socket/oldfd_family: the duplicated descriptor is a socket (a reverse shell puts a TCP one on 0/1/2).
+  dup2: { program: 'detail_fd_kind', kind: 'detail', fields: (c) => ({ oldfd: int(c.args[0]), newfd: int(c.args[1]), ...fdKindFields(c) }) },
+  dup3: { program: 'detail_fd_kind', kind: 'detail', fields: (c) => ({ oldfd: int(c.args[0]), newfd: int(c.args[1]), flags: uint(c.args[2]), ...fdKindFields(c) }) },
   connect: { program: 'detail_sockaddr', kind: 'detail', fields: (c) => ({ fd: int(c.args[0]), ...sockaddrFields(c.raw2.subarray(0, Math.min(28, Number(c.args[2] ?? 0n)))) }) },
   tgkill: { program: args, kind: 'detail', fields: (c) => ({ target_tgid: int(c.args[0]), target_pid: int(c.args[1]), signal: int(c.args[2]) }) },
 };
