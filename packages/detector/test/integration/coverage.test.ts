@@ -79,8 +79,13 @@ describe('Falco stable-rule behaviours, each a container acting at once', () => 
     await waitForAlert(p, rule, box, (a) => a.message.includes('.ash_history cleared (syscall.unlink'));
     // busybox truncate opens the file and ftruncate()s the descriptor: its write-open is the signal.
     await waitForAlert(p, rule, box, (a) => a.message.includes('/var/log/app.log cleared (file.open) by truncate'));
-    // Near miss: appending to a log and to the history, and rotating a log by rename.
-    const quiet = await nearMiss('logclr-nm', NO_NET, 'echo x >> /var/log/app.log; echo ls >> /root/.ash_history; mv /var/log/app.log /var/log/app.log.1');
+    // Near miss: appending to a log and to the history, and rotating a log as the eval's log shipper
+    // does (rename, start a fresh one with `>`, delete the old generation).
+    const quiet = await nearMiss(
+      'logclr-nm',
+      NO_NET,
+      'echo x >> /var/log/app.log; echo ls >> /root/.ash_history; mv /var/log/app.log /var/log/app.log.1; : > /var/log/app.log; rm /var/log/app.log.1',
+    );
     expect(fired(quiet, rule)).toEqual([]);
   });
 

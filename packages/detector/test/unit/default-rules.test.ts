@@ -123,7 +123,11 @@ const cases: Case[] = [
   {
     rule: 'Log or shell history cleared',
     fire: () => [ev('syscall.unlink', { path: '.ash_history', resolved_path: null, ret: 0 }, { comm: 'rm' })],
-    miss: () => [ev('syscall.unlink', { path: '/var/log/app.log.2.gz', resolved_path: '/var/log/app.log.2.gz', ret: 0 }, { comm: 'logrotate' })],
+    // Rotation: a rotated generation deleted, and a shell starting a fresh log after `mv`.
+    miss: () => [
+      ev('syscall.unlink', { path: '/var/log/app.log.2.gz', resolved_path: '/var/log/app.log.2.gz', ret: 0 }, { comm: 'sh' }),
+      open('/var/log/app.log', 'w', { comm: 'sh' }),
+    ],
   },
   { rule: 'Bulk data removal tool run', fire: () => [exec('/bin/dd', ['dd', 'if=/dev/zero', 'of=/dev/sda'])], miss: () => [exec('/bin/dd', ['dd', 'if=/dev/zero', 'of=/dev/null'])] },
   {
