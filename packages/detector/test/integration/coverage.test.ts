@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Containers, alertsIn, ensureImage, startPipeline, waitFor, waitForAlert, waitForEvent, type Pipeline } from './harness.js';
+import type { IEvent } from '@boxwatch/core';
 
 let p: Pipeline;
 const boxes = new Containers();
@@ -227,7 +228,7 @@ describe('ordinary container life raises no rule alert', () => {
     const dir = new URL('../../../../eval/scenarios/svc/', import.meta.url).pathname;
     const box = await boxes.start('svc', ['-e', 'ROTATE_EVERY=2', '-v', `${dir}app.sh:/app.sh:ro`, '-v', `${dir}files/opt/svc:/opt/svc:ro`], ['sh', '/app.sh']);
     // Two rotations (each gzips the old log) mean every step of the script ran at least once.
-    await waitFor('two log rotations', () => p.events.filter((e) => e.type === 'process.exec' && e.container?.name === box && (e.argv as string[])[0] === 'gzip').length >= 2);
+    await waitFor('two log rotations', () => p.events.filter((e) => e.type === 'process.exec' && e.container?.name === box && ((e as IEvent & { argv?: string[] }).argv?.[0] === 'gzip')).length >= 2);
     await new Promise((r) => setTimeout(r, 700)); // as nearMiss: other rings, alert name wait
     expect(alertsIn(p, box).map((a) => `${a.rule}: ${a.message}`)).toEqual([]);
   });
