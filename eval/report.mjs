@@ -59,6 +59,8 @@ export function analyse({ lines, containers, records, phases }) {
     const hits = all.filter((x) => !x.noise);
     const firstHit = hits[0];
     const expected = hits.find((x) => r.expect.includes(x.source));
+    // Scored by the alert's rule: a rule-targeted scenario counts as caught only by one of its rules.
+    const ruleHit = hits.find((x) => r.expect.includes(x.source) && !x.source.startsWith('model:'));
     return {
       name: r.name,
       target: r.target,
@@ -66,6 +68,7 @@ export function analyse({ lines, containers, records, phases }) {
       expect: r.expect,
       detected: hits.length > 0,
       expectedHit: Boolean(expected),
+      ruleHit: Boolean(ruleHit),
       sources: [...new Set(hits.map((x) => x.source))],
       first: firstHit ? { source: firstHit.source, message: firstHit.message, ttdMs: firstHit.at - r.startedAt, eventToAlertMs: firstHit.at - Date.parse(firstHit.time) } : null,
       expectedTtdMs: expected ? expected.at - r.startedAt : null,
@@ -140,6 +143,18 @@ const s = (ms) => (ms == null ? '–' : `${(ms / 1000).toFixed(2)} s`);
 const pct = (x) => `${(x * 100).toFixed(0)} %`;
 const esc = (t) => String(t ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const trim = (t, n = 110) => (String(t ?? '').length > n ? `${String(t).slice(0, n - 1)}…` : String(t ?? ''));
+
+/**
+ * What CI fails on (`--strict`, scripts/test.sh): a scenario a default rule targets that none of its
+ * rules caught, and any rule alert on a normal workload. Model-only scenarios and model alerts on
+ * normal workloads are informational (the models are scored, not gated).
+ */
+export function regressions(r) {
+  const out = [];
+  for (const a of r.attacks) if (!a.modelOnly && a.expect.some((x) => !x.startsWith('model:')) && !a.ruleHit) out.push(`missed by its rules: ${a.name} (expected ${a.expect.filter((x) => !x.startsWith('model:')).join(' / ')})`);
+  for (const f of r.falseAlerts ?? []) if (!f.source.startsWith('model:')) out.push(`rule alert on a normal workload: ${f.container}: ${f.source}: ${f.message}`);
+  return out;
+}
 
 export function summaryLine(r, meta) {
   const t = r.totals;

@@ -4,7 +4,7 @@
  *
  *   npm run eval               full: 5 min learning + 5 min normal in detect mode, then the attacks
  *   npm run eval -- --quick    CI:   1 min learning + 45 s normal in detect mode (< 15 min in all)
- *   options: --render eval/out/<run>/results.json (report of a saved run), --restart (learn, save, restart in detect mode; default in full), --smoke (harness check, too short to score), --only a,b (attack scenarios), --out FILE (default EVALUATION.md), --keep (leave containers)
+ *   options: --render eval/out/<run>/results.json (report of a saved run), --restart (learn, save, restart in detect mode; default in full), --smoke (harness check, too short to score), --only a,b (attack scenarios), --strict (exit 2 on detection regressions), --out FILE (default EVALUATION.md), --keep (leave containers)
  *
  * What it does, as a user would: builds one image per workload role from boxwatch-test/busybox, runs
  * `boxwatch run --format ndjson --learn-minutes L` (agent + detector, models learned on the normal
@@ -13,7 +13,9 @@
  * then runs each attack inside its target workload (through the emulated-RCE channel, see
  * docs/evaluation.md) and records the attack step's start time. Alerts are read from the CLI's stdout.
  *
- * Exit code: 0 when the evaluation ran (whatever it detected), 1 on a harness failure.
+ * Exit code: 0 when the evaluation ran (whatever it detected), 1 on a harness failure; with --strict
+ * (CI, scripts/test.sh) 2 when a scenario a default rule targets was not caught by one of its rules or
+ * a normal workload raised a rule alert (report.mjs regressions(); model-only results are informational).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,7 +23,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir, hostname, cpus, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { analyse, renderMarkdown, summaryLine } from './report.mjs';
+import { analyse, regressions, renderMarkdown, summaryLine } from './report.mjs';
 
 const EVAL = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(EVAL, '..');
@@ -382,6 +384,9 @@ async function main() {
   log(`wrote ${OUT} and ${RAW}`);
   rmSync(WORK, { recursive: true, force: true });
   process.stdout.write(`${summaryLine(result, meta)}\n`);
+  const bad = regressions(result);
+  for (const b of bad) process.stdout.write(`EVAL REGRESSION: ${b}\n`);
+  if (flag('--strict') && bad.length > 0) process.exitCode = 2;
 }
 
 process.on('SIGINT', () => {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command: prepare the machine, start the local Kafka broker, run every test, the kernel
 # matrix (the BPF side on Debian's kernels in QEMU), then the quick detection evaluation (issue
-# 10: it must keep running in CI). Exits non-zero when a test or a matrix check fails or the
-# evaluation harness breaks; missed detections are reported, not fatal.
+# 10: it must keep running in CI). Exits non-zero when a test or a matrix check fails, the
+# evaluation harness breaks, or the evaluation finds a detection regression (issue 20: a scenario
+# a default rule targets missed by its rules, or a rule alert on a normal workload; model-only
+# results are reported, not fatal).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -17,9 +19,13 @@ kernels=$?
 echo "kernel matrix: $kernels_out"
 
 eval_out="$(mktemp -d)/EVALUATION.md"
-npm run eval -- --quick --out "$eval_out"
+npm run eval -- --quick --strict --out "$eval_out"
 evaluation=$?
-[ "$evaluation" -eq 0 ] && echo "evaluation report: $eval_out" || echo "the evaluation harness failed (exit $evaluation)" >&2
+case "$evaluation" in
+  0) echo "evaluation report: $eval_out" ;;
+  2) echo "detection regression (EVAL REGRESSION lines above); report: $eval_out" >&2 ;;
+  *) echo "the evaluation harness failed (exit $evaluation)" >&2 ;;
+esac
 
 # Last line: the test totals.
 node scripts/test-summary.mjs .cache/vitest-results.json

@@ -481,9 +481,40 @@ static __always_inline void read_args(struct pt_regs *regs, u64 *a)
 			flags |= (flag);                                                            \
 	} while (0)
 
+/* What a detail program captures besides strings (constants after inlining). */
+#define SC_CAP_NONE 0
+#define SC_CAP_FD0_KIND 1  /* is argument 0 (a descriptor) a socket? -> SC_F_FD0_SOCKET, family in str2 */
+#define SC_CAP_SOCKADDR1 2 /* argument 1 is a sockaddr, argument 2 its length -> str2, raw */
+
+#define SC_S_IFMT 00170000
+#define SC_S_IFSOCK 0140000
+
+/* The address family of descriptor fd of the current task when it is a socket, else 0. Reads
+ * task->files->fdt->fd[fd] (bounds-checked against max_fds), its inode's mode and, for a socket,
+ * file->private_data (struct socket) ->sk->skc_family; 0 also when a step cannot be read. */
+static __always_inline u16 fd_socket_family(u64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f)
+		return 0;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & SC_S_IFMT) != SC_S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	u16 family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+	/* AF_UNSPEC would read as "not a socket": report a socket whose family is unreadable as such
+	 * through the flag alone (family 0xffff). */
+	return family ? family : 0xffff;
+}
+
 /* Fill a detail record from the syscall's registers. s0/s1/s2: argument index of each captured
- * string, -1 for none (constants after inlining). */
-static __always_inline void fill_detail(struct sc_detail_record *r, struct pt_regs *regs, long id, int s0, int s1, int s2)
+ * string, -1 for none; cap: SC_CAP_* (constants after inlining). */
+static __always_inline void fill_detail(struct sc_detail_record *r, struct pt_regs *regs, long id, int s0, int s1, int s2, int cap)
 {
 	bw_fill_header_btf(&r->hdr, SC_REC_DETAIL, bpf_get_current_task_btf());
 	read_args(regs, r->args);
@@ -499,6 +530,23 @@ static __always_inline void fill_detail(struct sc_detail_record *r, struct pt_re
 		READ_USER_STR(r->str1, r->args[s1], SC_F_STR1_TRUNC, flags);
 	if (s2 >= 0)
 		READ_USER_STR(r->str2, r->args[s2], SC_F_STR2_TRUNC, flags);
+	if (cap == SC_CAP_FD0_KIND) {
+		u16 family = fd_socket_family(r->args[0]);
+		if (family) {
+			flags |= SC_F_FD0_SOCKET;
+			__builtin_memcpy(r->str2, &family, sizeof(family));
+		}
+	}
+	if (cap == SC_CAP_SOCKADDR1) {
+		/* Only the bytes the caller said are there (a short sockaddr at the end of a page must
+		 * not make the read fail); the rest stays zero. */
+		u64 n = r->args[2];
+		__builtin_memset(r->str2, 0, SC_SOCKADDR_LEN);
+		if (n > SC_SOCKADDR_LEN)
+			n = SC_SOCKADDR_LEN;
+		if (n > 0 && bpf_probe_read_user(r->str2, n, (const void *)r->args[1]) != 0)
+			r->str2[0] = 0, r->str2[1] = 0; /* family 0: unread */
+	}
 	r->flags = flags;
 }
 
@@ -534,13 +582,13 @@ done:
 }
 
 /* At entry: capture into the thread's pending slot; sys_exit adds ret and emits it. */
-static __always_inline int pend_detail(struct pt_regs *regs, long id, int s0, int s1, int s2)
+static __always_inline int pend_detail(struct pt_regs *regs, long id, int s0, int s1, int s2, int cap)
 {
 	u32 zero = 0;
 	struct sc_detail_record *r = bpf_map_lookup_elem(&scratch_detail, &zero);
 	if (!r)
 		return 0;
-	fill_detail(r, regs, id, s0, s1, s2);
+	fill_detail(r, regs, id, s0, s1, s2, cap);
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	if (bpf_map_update_elem(&pending_detail, &tid, r, BPF_ANY) != 0)
 		count_drop(SC_DROP_PENDING_FULL);
@@ -560,32 +608,69 @@ static __always_inline int pend_exec(struct pt_regs *regs, long id, int file_arg
 	return 0;
 }
 
-/* unshare, setns, ptrace, init_module, finit_module, fchmod, set*id, bpf, kill, tgkill */
+/* unshare, setns, ptrace, init_module, finit_module, fchmod, set*id, bpf, kill, tgkill, socket,
+ * ftruncate */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_args, struct pt_regs *regs, long id)
 {
-	return pend_detail(regs, id, -1, -1, -1);
+	return pend_detail(regs, id, -1, -1, -1, SC_CAP_NONE);
 }
 
-/* mkdir, chmod, umount2, delete_module, memfd_create: string at argument 0 */
+/* mkdir, chmod, umount2, delete_module, memfd_create, unlink, truncate: string at argument 0 */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_str_arg0, struct pt_regs *regs, long id)
 {
-	return pend_detail(regs, id, 0, -1, -1);
+	return pend_detail(regs, id, 0, -1, -1, SC_CAP_NONE);
 }
 
-/* mkdirat, fchmodat: path at argument 1 */
+/* mkdirat, fchmodat, unlinkat: path at argument 1 */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_str_arg1, struct pt_regs *regs, long id)
 {
-	return pend_detail(regs, id, 1, -1, -1);
+	return pend_detail(regs, id, 1, -1, -1, SC_CAP_NONE);
+}
+
+/* link, symlink, rename: paths at arguments 0 and 1 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg01, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, 0, 1, -1, SC_CAP_NONE);
+}
+
+/* symlinkat(target, newdirfd, linkpath): paths at arguments 0 and 2 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg02, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, 0, 2, -1, SC_CAP_NONE);
+}
+
+/* linkat, renameat, renameat2 (olddirfd, oldpath, newdirfd, newpath, ...): arguments 1 and 3 */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_str_arg13, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, 1, 3, -1, SC_CAP_NONE);
+}
+
+/* dup2, dup3: whether the descriptor duplicated (argument 0) is a socket, and its family (reverse
+ * shells put a TCP socket on 0/1/2) */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_fd_kind, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, -1, -1, -1, SC_CAP_FD0_KIND);
+}
+
+/* connect(fd, addr, addrlen): the destination address */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(detail_sockaddr, struct pt_regs *regs, long id)
+{
+	return pend_detail(regs, id, -1, -1, -1, SC_CAP_SOCKADDR1);
 }
 
 /* mount(source, target, fstype, flags, data) */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(detail_mount, struct pt_regs *regs, long id)
 {
-	return pend_detail(regs, id, 0, 1, 2);
+	return pend_detail(regs, id, 0, 1, 2, SC_CAP_NONE);
 }
 
 /* execve(filename, argv, envp) */
@@ -613,13 +698,13 @@ int BPF_PROG(detail_execveat, struct pt_regs *regs, long id)
  * first user is attached to.)
  * ---------------------------------------------------------------------------------------- */
 
-static __always_inline int emit_detail_at_exit(struct pt_regs *regs, long ret, int s0, int s1, int s2)
+static __always_inline int emit_detail_at_exit(struct pt_regs *regs, long ret, int s0, int s1, int s2, int cap)
 {
 	struct sc_detail_record *r = BW_RESERVE(events, events_lost, sizeof(*r));
 	if (!r)
 		return 0;
 	long id = BPF_CORE_READ(regs, orig_ax);
-	fill_detail(r, regs, id, s0, s1, s2);
+	fill_detail(r, regs, id, s0, s1, s2, cap);
 	r->ret = ret;
 	r->flags |= SC_F_BLOCKED;
 	BW_SUBMIT(events, r);
@@ -642,25 +727,55 @@ static __always_inline int emit_exec_at_exit(struct pt_regs *regs, long ret, int
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_detail_args, struct pt_regs *regs, long ret)
 {
-	return emit_detail_at_exit(regs, ret, -1, -1, -1);
+	return emit_detail_at_exit(regs, ret, -1, -1, -1, SC_CAP_NONE);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_detail_str_arg0, struct pt_regs *regs, long ret)
 {
-	return emit_detail_at_exit(regs, ret, 0, -1, -1);
+	return emit_detail_at_exit(regs, ret, 0, -1, -1, SC_CAP_NONE);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_detail_str_arg1, struct pt_regs *regs, long ret)
 {
-	return emit_detail_at_exit(regs, ret, 1, -1, -1);
+	return emit_detail_at_exit(regs, ret, 1, -1, -1, SC_CAP_NONE);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_str_arg01, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, 0, 1, -1, SC_CAP_NONE);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_str_arg02, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, 0, 2, -1, SC_CAP_NONE);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_str_arg13, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, 1, 3, -1, SC_CAP_NONE);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_fd_kind, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, -1, -1, -1, SC_CAP_FD0_KIND);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_detail_sockaddr, struct pt_regs *regs, long ret)
+{
+	return emit_detail_at_exit(regs, ret, -1, -1, -1, SC_CAP_SOCKADDR1);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_detail_mount, struct pt_regs *regs, long ret)
 {
-	return emit_detail_at_exit(regs, ret, 0, 1, 2);
+	return emit_detail_at_exit(regs, ret, 0, 1, 2, SC_CAP_NONE);
 }
 
 SEC("tp_btf/sys_exit")

@@ -32,9 +32,15 @@
 #define SC_F_STR2_TRUNC 0x4
 #define SC_F_ARGV_MORE 0x8   /* more argv entries than captured */
 #define SC_F_BLOCKED 0x10    /* never reached sys_enter (seccomp denied it): captured at sys_exit */
+#define SC_F_FD0_SOCKET 0x20 /* dup2/dup3: the descriptor in argument 0 was a socket at entry; its
+                              * address family (u16, 0xffff unreadable) is in str2's first bytes */
 #define SC_F_EXE_TRUNC 0x100 /* process.exec: exe lost components (too deep or too long) */
 #define SC_F_EXE_NONE 0x200  /* process.exec: no exe path (the walk is off: no bpf_loop, or no mm->exe_file) */
 #define SC_F_INTERP_TRUNC 0x400 /* process.exec: interp filled its buffer */
+
+/* struct sc_detail_record.str2 of connect: the first SC_SOCKADDR_LEN bytes of the destination
+ * sockaddr as the caller passed it (raw, decoded in userspace); fits sockaddr_in and sockaddr_in6. */
+#define SC_SOCKADDR_LEN 28
 
 /* A detail syscall: raw arguments plus up to three user strings read at entry, ret at exit. */
 struct sc_detail_record {
@@ -45,7 +51,7 @@ struct sc_detail_record {
 	__u32 flags;     /* SC_F_* */
 	char str0[SC_STR_LEN];
 	char str1[SC_STR_LEN];
-	char str2[SC_STR_SHORT];
+	char str2[SC_STR_SHORT]; /* connect: raw sockaddr bytes instead (SC_SOCKADDR_LEN); dup2/3: family */
 };
 
 /* execve / execveat at entry (filename and argv as the caller passed them), ret at exit. */

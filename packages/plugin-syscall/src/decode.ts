@@ -91,9 +91,11 @@ export class RecordDecoder {
       str0: readCString(view, off + D.offsets.str0, D.sizes.str0),
       str1: readCString(view, off + D.offsets.str1, D.sizes.str1),
       str2: readCString(view, off + D.offsets.str2, D.sizes.str2),
+      raw2: new Uint8Array(view.buffer, view.byteOffset + off + D.offsets.str2, D.sizes.str2).slice(),
+      flags: view.getUint32(off + D.offsets.flags, true),
     };
     const ret = Number(view.getBigInt64(off + D.offsets.ret, true));
-    const blocked = (view.getUint32(off + D.offsets.flags, true) & F_BLOCKED) !== 0;
+    const blocked = (captured.flags & F_BLOCKED) !== 0;
     return createEvent(`syscall.${name}`, decodeHeader(view, off, this.ctx), { ...spec.fields(captured), ret, blocked });
   }
 

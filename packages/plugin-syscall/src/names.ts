@@ -118,3 +118,22 @@ export function bpfCmdName(cmd: number): string {
 /** chmod mode bits a detector cares about. */
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
+
+/** Address families rules care about (linux/socket.h); others are named `AF_<n>`. */
+const SOCKET_FAMILIES: Readonly<Record<number, string>> = {
+  1: 'AF_UNIX', 2: 'AF_INET', 10: 'AF_INET6', 16: 'AF_NETLINK', 17: 'AF_PACKET', 40: 'AF_VSOCK',
+};
+
+export function socketFamilyName(family: number): string {
+  return SOCKET_FAMILIES[family] ?? `AF_${family}`;
+}
+
+/** Socket types (linux/net.h); the SOCK_NONBLOCK / SOCK_CLOEXEC bits above 0xf are not part of it. */
+const SOCKET_TYPES: Readonly<Record<number, string>> = {
+  1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 3: 'SOCK_RAW', 4: 'SOCK_RDM', 5: 'SOCK_SEQPACKET', 6: 'SOCK_DCCP', 10: 'SOCK_PACKET',
+};
+
+export function socketTypeName(type: number): string {
+  const t = type & 0xf;
+  return SOCKET_TYPES[t] ?? `SOCK_${t}`;
+}

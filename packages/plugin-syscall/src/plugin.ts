@@ -12,7 +12,7 @@ import {
 } from '@boxwatch/core';
 import { CounterDrainer } from './counters.js';
 import { countKeyCodec, countValueCodec } from './counters.js';
-import { DETAIL_SPECS, type DetailProgram } from './detail-specs.js';
+import { DETAIL_PROGRAMS, DETAIL_SPECS, type DetailProgram } from './detail-specs.js';
 import { RecordDecoder } from './decode.js';
 import { resolveOptions, type ResolvedOptions, type SyscallPluginOptions } from './options.js';
 import { SyscallTable } from './syscall-table.js';
@@ -24,8 +24,6 @@ const MAX_SYSCALL = 512;
 const KIND = { detail: 1, exec: 2 } as const;
 /** Index → reason of the kernel's `drops` counters (SC_DROP_*). */
 const DROP_REASONS = ['pendingFull', 'sequenceBufferFull', 'counterInsertFailed'] as const;
-
-const DETAIL_PROGRAMS: readonly DetailProgram[] = ['detail_args', 'detail_str_arg0', 'detail_str_arg1', 'detail_mount', 'detail_execve', 'detail_execveat'];
 
 export const SYSCALL_EVENT_TYPES = [
   'syscall.count',

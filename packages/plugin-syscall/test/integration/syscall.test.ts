@@ -118,6 +118,69 @@ describe('syscall plugin on real containers', () => {
     expect((chmod.mode as number) & 0o4000).toBe(0o4000);
   });
 
+  it('reports link, symlink, rename, unlink, truncate and socket with paths as written and resolved', async () => {
+    h.log.clear();
+    // The way shell tools do it: busybox ln, ln -s (through a traversal path), mv, rm, truncate, nc.
+    const script = [
+      'cd /tmp && echo data > f',
+      'ln f /tmp/hard',
+      'ln -s /etc/../etc//shadow /tmp/sym',
+      'ln -s ../etc/passwd /tmp/rel',
+      'mv /tmp/hard /tmp/moved',
+      'rm moved',
+      'truncate -s 0 /tmp/f',
+      'nc 127.0.0.1 1 </dev/null; true',
+    ].join(' && ');
+    expect((await dockerExec(box.name, 'sh', '-c', script)).code).toBe(0);
+    type Ev = IEvent & Record<string, unknown>;
+    const find = (types: string[], pred: (e: Ev) => boolean) => () =>
+      (h.log.events as Ev[]).find((e) => types.includes(e.type) && e.container?.id === box.id && pred(e));
+    // glibc picks the legacy or the *at syscall; either is the same event shape.
+    const link = await waitFor('link', find(['syscall.link', 'syscall.linkat'], (e) => e.newpath === '/tmp/hard'));
+    expect(link).toMatchObject({ oldpath: 'f', resolved_oldpath: null, resolved_newpath: '/tmp/hard', ret: 0, comm: 'ln' });
+    const sym = await waitFor('symlink', find(['syscall.symlink', 'syscall.symlinkat'], (e) => e.linkpath === '/tmp/sym'));
+    expect(sym).toMatchObject({ target: '/etc/../etc//shadow', resolved_target: '/etc/shadow', resolved_linkpath: '/tmp/sym', ret: 0 });
+    const rel = await waitFor('relative symlink', find(['syscall.symlink', 'syscall.symlinkat'], (e) => e.linkpath === '/tmp/rel'));
+    expect(rel).toMatchObject({ target: '../etc/passwd', resolved_target: '/etc/passwd' });
+    const mv = await waitFor('rename', find(['syscall.rename', 'syscall.renameat', 'syscall.renameat2'], (e) => e.oldpath === '/tmp/hard'));
+    expect(mv).toMatchObject({ newpath: '/tmp/moved', resolved_newpath: '/tmp/moved', ret: 0 });
+    const rm = await waitFor('unlink', find(['syscall.unlink', 'syscall.unlinkat'], (e) => e.path === 'moved'));
+    expect(rm).toMatchObject({ resolved_path: null, ret: 0, comm: 'rm' });
+    const trunc = await waitFor('truncate', find(['syscall.truncate', 'syscall.ftruncate'], (e) => e.length === 0 && e.comm === 'truncate'));
+    expect(trunc.ret).toBe(0);
+    const sock = await waitFor('socket', find(['syscall.socket'], (e) => e.family_name === 'AF_INET' && e.sock_type_name === 'SOCK_STREAM'));
+    expect(sock).toMatchObject({ family: 2, protocol: 0 });
+    expect(sock.ret as number).toBeGreaterThanOrEqual(0);
+  });
+
+  it('reports dup2 of a socket onto stdin (nc -e), a file redirection, and connect destinations', async () => {
+    h.log.clear();
+    // busybox nc -e moves the connected socket onto fd 0 and 1 before it execs the program; the
+    // shell's `> file` dup2s a regular file onto 1. connect to ::1 shows the IPv6 decoding.
+    const script = [
+      '(nc -l -p 9001 -w 2 </dev/null >/dev/null &)',
+      'sleep 0.3',
+      'nc 127.0.0.1 9001 -e /bin/true',
+      'echo x > /tmp/redir',
+      'nc ::1 9002 </dev/null; true',
+    ].join('; ');
+    await dockerExec(box.name, 'sh', '-c', script);
+    type Ev = IEvent & Record<string, unknown>;
+    const find = (types: string[], pred: (e: Ev) => boolean) => () =>
+      (h.log.events as Ev[]).find((e) => types.includes(e.type) && e.container?.id === box.id && pred(e));
+    const conn = await waitFor('connect to 127.0.0.1:9001', find(['syscall.connect'], (e) => e.dport === 9001));
+    expect(conn).toMatchObject({ family: 2, family_name: 'AF_INET', daddr: '127.0.0.1', ret: 0, comm: 'nc' });
+    const onto0 = await waitFor('dup2 of the socket onto 0', find(['syscall.dup2', 'syscall.dup3'], (e) => e.newfd === 0 && e.pid === conn.pid));
+    expect(onto0).toMatchObject({ oldfd: conn.fd, oldfd_socket: true, oldfd_family_name: 'AF_INET', ret: 0, comm: 'nc' });
+    const file = await waitFor('dup2 of a file onto 1', find(['syscall.dup2', 'syscall.dup3'], (e) => e.newfd === 1 && e.comm === 'sh' && e.oldfd_socket === false));
+    expect(file).toMatchObject({ ret: 1, oldfd_family: null });
+    const v6 = await waitFor('connect to [::1]:9002', find(['syscall.connect'], (e) => e.dport === 9002));
+    // It fails (nothing listens; here the container has no IPv6 at all: EADDRNOTAVAIL) and the
+    // attempt is still reported.
+    expect(v6).toMatchObject({ family_name: 'AF_INET6', daddr: '::1' });
+    expect(v6.ret as number).toBeLessThan(0);
+  });
+
   it('reports fork and exit codes of a subshell and its parent', async () => {
     h.log.clear();
     const r = await dockerExec(box.name, 'sh', '-c', '(exit 7); exit 3');
