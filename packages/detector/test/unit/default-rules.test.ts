@@ -54,6 +54,12 @@ const cases: Case[] = [
     miss: () => [exec('/usr/bin/curl', ['curl'], { pid: 80 }), connect('203.0.113.9', 443, { pid: 80, comm: 'curl' })],
   },
   {
+    // busybox sh running wget without an exec: the shell itself connects, to loopback
+    rule: 'Reverse shell - shell connected out',
+    fire: () => [exec('/bin/sh', ['sh', '/app.sh'], { pid: 81 }), connect('198.51.100.7', 4444, { pid: 81, comm: 'sh' })],
+    miss: () => [exec('/bin/sh', ['sh', '/app.sh'], { pid: 81 }), connect('127.0.0.1', 8080, { pid: 81, comm: 'sh' })],
+  },
+  {
     rule: 'Ptrace attach in container',
     fire: () => [ev('syscall.ptrace', { request: 16, request_name: 'PTRACE_ATTACH', target_pid: 1, ret: 0 }, { comm: 'gdb' })],
     miss: () => [ev('syscall.ptrace', { request: 0, request_name: 'PTRACE_TRACEME', target_pid: 0, ret: 0 }, { comm: 'strace' })],
