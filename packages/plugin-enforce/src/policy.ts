@@ -154,7 +154,7 @@ export function parsePolicyText(text: string, file: string, agentComm = ownComm(
         const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
         const field = path.length ? path.map(String).join('.') : 'policy';
         // The value's line; for an unknown key, the key's own node.
-        const at = issue.code === 'unrecognized_keys' ? (node.getIn(issue.path as unknown[], true) as Node | undefined) : (node.getIn(path as unknown[], true) as Node | undefined);
+        const at = issue.code === 'unrecognized_keys' ? keyNode(issue.path.length ? node.getIn(issue.path as unknown[], true) : node, issue.keys[0]!) : (node.getIn(path as unknown[], true) as Node | undefined);
         const problem = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
         errors.push(configError(`${field}${name}`, problem, { file, line: at ? lineOf(at) : line }));
       }
@@ -180,6 +180,13 @@ export function parsePolicyText(text: string, file: string, agentComm = ownComm(
     policies.push(toPolicy(p, file, line));
   }
   return { policies, errors };
+}
+
+/** The key node of `key` in a YAML mapping (the line an unknown key is reported at). */
+function keyNode(map: unknown, key: string): Node | undefined {
+  if (!isMap(map)) return undefined;
+  const pair = map.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
+  return (pair?.key as Node | undefined) ?? undefined;
 }
 
 /** Parse, and throw the first error (with the count of the others) if the file has any. */

@@ -11,7 +11,7 @@ describe('variant selection', () => {
     expect(chooseVariant('enforce', ENFORCE_VARIANTS, report('supported')).variant.name).toBe('lsm-deny');
     const fallback = chooseVariant('enforce', ENFORCE_VARIANTS, report('unsupported'));
     expect(fallback.variant.name).toBe('syscall-kill');
-    expect(fallback.skipped).toEqual([{ variant: 'lsm-deny', missing: ['lsm'] }]);
+    expect(fallback.skipped).toEqual([{ variant: 'lsm-deny', missing: ['lsm (unsupported: test)'] }]);
   });
 });
 
