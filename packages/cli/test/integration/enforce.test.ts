@@ -114,3 +114,16 @@ describe('policy files at start', () => {
     }
   });
 });
+
+describe('boxwatch doctor', () => {
+  it('states the enforcement variant and that deny is enforced as kill without BPF LSM', () => {
+    const json = spawnSync(process.execPath, [CLI, 'doctor', '--json'], { encoding: 'utf8' });
+    expect(json.status).toBe(0);
+    const report = JSON.parse(json.stdout) as { features: { lsm: { status: string } }; enforcement: { variant: string; denyEnforcedAs: string } };
+    // This machine has no BPF LSM (DESIGN.md §4); the lsm-deny choice itself is the unit test's.
+    expect(report.features.lsm.status).toBe('unsupported');
+    expect(report.enforcement).toMatchObject({ variant: 'syscall-kill', denyEnforcedAs: 'kill' });
+    const text = spawnSync(process.execPath, [CLI, 'doctor'], { encoding: 'utf8' }).stdout;
+    expect(text).toMatch(/^enforcement: variant syscall-kill: deny policies are enforced as kill at syscall entry, the syscall completes first \(lsm-deny needs lsm/m);
+  });
+});
