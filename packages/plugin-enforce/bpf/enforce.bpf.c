@@ -408,10 +408,17 @@ int BPF_PROG(en_sys_enter, struct pt_regs *regs, long id)
 		u32 k = id;
 		u64 *s = bpf_map_lookup_elem(&en_syscalls, &k);
 		if (s && (*s & m) && !runtime_init(task)) {
+			u64 sm = *s & m;
+			/* lsm-deny: mount, ptrace and bpf are refused by their LSM hook, not killed here */
+			if (lsm_deny && (id == 165 || id == 101 || id == 321)) {
+				struct enforce_masks *ms = masks();
+				if (ms)
+					sm &= ~ms->deny;
+			}
 			struct en_scratch *sc = scratch();
-			if (sc) {
+			if (sc && sm) {
 				rec_reset(&sc->rec, EN_KIND_SYSCALL, id);
-				act(sc, task, *s & m, false);
+				act(sc, task, sm, false);
 			}
 			return 0;
 		}
@@ -422,6 +429,9 @@ int BPF_PROG(en_sys_enter, struct pt_regs *regs, long id)
 	struct enforce_masks *ms = masks();
 	if (!ms)
 		return 0;
+	/* lsm-deny: file_open and socket_connect refuse deny policies before the operation */
+	if (lsm_deny)
+		m &= ~ms->deny;
 	if (id == NR_connect) {
 		if (m & ms->connect)
 			check_connect(task, regs, m & ms->connect);

@@ -58,6 +58,8 @@ struct enforce_masks {
 	__u64 open_write;   /* policies with open.writePrefixes */
 	__u64 connect;      /* policies with connect rules */
 	__u64 host;         /* policies that act on host processes (matched by comm, en_host_comms) */
+	__u64 deny;         /* policies whose action is deny: in lsm-deny, syscall entry leaves the
+	                     * operations an LSM hook covers to the hook (it refuses, not kills) */
 };
 
 /* Key of the en_exec_prefixes / en_write_prefixes LPM tries: the path's first bytes. The value is

@@ -17,7 +17,7 @@ export interface SlottedPolicy {
 
 export interface Compiled {
   policies: Map<number, { id: number; action: number; thread: number; dry_run: number }>;
-  masks: { exec_prefix: bigint; exec_written: bigint; open_write: bigint; connect: bigint; host: bigint };
+  masks: { exec_prefix: bigint; exec_written: bigint; open_write: bigint; connect: bigint; host: bigint; deny: bigint };
   syscalls: Map<number, bigint>;
   execPrefixes: Map<string, bigint>;
   writePrefixes: Map<string, bigint>;
@@ -70,7 +70,7 @@ function foldPrefixes(entries: Array<[string, number]>): Map<string, bigint> {
 export function compile(slotted: readonly SlottedPolicy[]): Compiled {
   const c: Compiled = {
     policies: new Map(),
-    masks: { exec_prefix: 0n, exec_written: 0n, open_write: 0n, connect: 0n, host: 0n },
+    masks: { exec_prefix: 0n, exec_written: 0n, open_write: 0n, connect: 0n, host: 0n, deny: 0n },
     syscalls: new Map(),
     execPrefixes: new Map(),
     writePrefixes: new Map(),
@@ -87,6 +87,7 @@ export function compile(slotted: readonly SlottedPolicy[]): Compiled {
     if (p.openWritePrefixes.length) c.masks.open_write |= b;
     if (p.connect.length) c.masks.connect |= b;
     if (p.host) c.masks.host |= b;
+    if (p.action === 'deny') c.masks.deny |= b;
     for (const nr of syscallNumbers(p)) c.syscalls.set(nr, (c.syscalls.get(nr) ?? 0n) | b);
     for (const x of p.exec?.pathPrefixes ?? []) exec.push([x, slot]);
     for (const x of p.openWritePrefixes) write.push([x, slot]);

@@ -58,6 +58,7 @@ const masksCodec = codec.struct<Masks>(M.size, {
   open_write: [M.offsets.open_write, codec.u64],
   connect: [M.offsets.connect, codec.u64],
   host: [M.offsets.host, codec.u64],
+  deny: [M.offsets.deny, codec.u64],
 });
 const prefixCodec = codec.struct<{ prefixlen: number; data: Buffer }>(PK.size, {
   prefixlen: [PK.offsets.prefixlen, codec.u32],

@@ -91,13 +91,14 @@ export const enforce_policy = {
 } as const;
 
 export const enforce_masks = {
-  size: 40,
+  size: 48,
   offsets: {
     exec_prefix: 0,
     exec_written: 8,
     open_write: 16,
     connect: 24,
     host: 32,
+    deny: 40,
   },
   sizes: {
     exec_prefix: 8,
@@ -105,6 +106,7 @@ export const enforce_masks = {
     open_write: 8,
     connect: 8,
     host: 8,
+    deny: 8,
   },
   kinds: {
     exec_prefix: 'u64',
@@ -112,6 +114,7 @@ export const enforce_masks = {
     open_write: 'u64',
     connect: 'u64',
     host: 'u64',
+    deny: 'u64',
   },
 } as const;
 
