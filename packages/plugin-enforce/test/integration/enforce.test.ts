@@ -12,6 +12,9 @@ const B = testContainerName('bwtest-enforce-b');
 const DRY = testContainerName('bwtest-enforce-dry');
 const NS = testContainerName('bwtest-enforce-ns');
 const W = testContainerName('bwtest-enforce-w');
+const L = testContainerName('bwtest-enforce-l');
+/** A label value only this run's containers carry. */
+const LABEL = `bwtest.enforce=${L}`;
 
 const POLICIES = `
 - policy: no-exec-from-tmp
@@ -32,6 +35,12 @@ const POLICIES = `
   match:
     syscalls: [unshare, mount]
   action: deny
+- policy: labelled-no-exec-from-tmp
+  containers: [label:${LABEL}]
+  match:
+    exec:
+      pathPrefixes: [/tmp/]
+  action: kill
 - policy: no-dropped-binaries
   containers: [${W}]
   match:
@@ -96,6 +105,18 @@ describe('enforce (syscall-kill on this kernel)', () => {
     await waitFor(rig.events, (e) => e.container?.name === NS && e.syscall === 'mount', 'enforce.syscall mount');
   });
 
+  it('selects a container by label from its create event, before it acts', async () => {
+    // Same command, same image: only the labelled container is selected.
+    const [labelled, plain] = await Promise.all([run(rig, L, dropAndRun('/tmp', 'l'), ['--label', LABEL]), run(rig, `${L}-plain`, dropAndRun('/tmp', 'lp'))]);
+    expect([labelled, plain]).toEqual([0, 0]);
+    expect(outFile(rig, 'l')).toBeNull();
+    expect(outFile(rig, 'l.status')).toBe('137');
+    expect(outFile(rig, 'lp')).toBe('ran');
+    const e = await waitFor(rig.events, (e) => e.container?.name === L, `enforce.exec for ${L}`);
+    expect(e).toMatchObject({ policy: 'labelled-no-exec-from-tmp', path: '/tmp/sh', enforced_as: 'kill' });
+    expect(rig.events.filter((e) => e.container?.name === `${L}-plain`)).toEqual([]);
+  });
+
   it('kills the exec of a file the container wrote, wherever it is', async () => {
     await run(rig, W, `mkdir -p /var/lib/x && ${dropAndRun('/var/lib/x', 'w')}; /bin/true && echo ok > /out/w.base`);
     expect(outFile(rig, 'w')).toBeNull();
@@ -110,7 +131,7 @@ describe('enforce (syscall-kill on this kernel)', () => {
     expect(() => rig.plugin.addPolicies(parsePoliciesOrThrow(bad, 'bad.yaml'))).toThrow(/^bad\.yaml:4: match\.syscalls\.0 \(policy typo\): unknown syscall/);
     const dup = parsePoliciesOrThrow(`- policy: no-exec-from-tmp\n  containers: [y]\n  match: { syscalls: [bpf] }\n  action: audit\n`, 'dup.yaml');
     expect(() => rig.plugin.addPolicies(dup)).toThrow(/already loaded/);
-    expect(rig.plugin.policies().map((p) => p.name)).toEqual(['no-exec-from-tmp', 'dry-exec-from-tmp', 'no-namespaces', 'no-dropped-binaries']);
+    expect(rig.plugin.policies().map((p) => p.name)).toEqual(['no-exec-from-tmp', 'dry-exec-from-tmp', 'no-namespaces', 'labelled-no-exec-from-tmp', 'no-dropped-binaries']);
     const again = testContainerName('bwtest-enforce-a');
     rig.plugin.addPolicies(parsePoliciesOrThrow(`- policy: again\n  containers: [${again}]\n  match: { exec: { pathPrefixes: [/tmp/] } }\n  action: kill\n`, 'add.yaml'));
     await run(rig, again, dropAndRun('/tmp', 'again'));
