@@ -202,6 +202,10 @@ export class EnforcePlugin extends BpfPlugin {
     }
     this.place(policies);
     if (this.obj) this.writePolicies(this.obj);
+    const denied = policies.filter((p) => p.action === 'deny').map((p) => p.name);
+    if (this.denyDegraded() && denied.length) {
+      this.ctx?.logger.warn({ plugin: this.name, policies: denied }, 'BPF LSM unavailable: these deny policies are enforced as kill at syscall entry (the syscall completes first)');
+    }
   }
 
   /** Remove a policy by name; false when none had that name. */

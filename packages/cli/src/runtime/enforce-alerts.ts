@@ -46,9 +46,13 @@ export class EnforceAlertSink implements Sink {
   readonly name = 'enforce-alerts';
   private readonly counters: SinkStats = emptySinkStats();
   private readonly alerter: Alerter;
+  /** Count updates of deduplicated alerts go out every second (as the detector's do). */
+  private readonly timer: NodeJS.Timeout;
 
   constructor(onAlert: (alert: AlertEvent) => void) {
     this.alerter = new Alerter(onAlert);
+    this.timer = setInterval(() => this.alerter.flush(), 1000);
+    this.timer.unref();
   }
 
   write(event: IEvent): void {
@@ -68,13 +72,8 @@ export class EnforceAlertSink implements Sink {
     this.counters.delivered++;
   }
 
-  /** Emit the count updates of deduplicated alerts (called by the run loop's timer). */
-  flush(): Promise<void> {
-    this.alerter.flush();
-    return Promise.resolve();
-  }
-
   async close(): Promise<void> {
+    clearInterval(this.timer);
     this.alerter.flush(Number.MAX_SAFE_INTEGER);
   }
 
