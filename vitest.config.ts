@@ -7,7 +7,7 @@ const src = (file: string) => fileURLToPath(new URL(`./packages/${file}`, import
 // Exact matches (regexes): a plain '@boxwatch/core' key would also rewrite '@boxwatch/core/testing'.
 const alias = [
   { find: /^@boxwatch\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
-  ...['core', 'plugin-syscall', 'plugin-fileopen', 'plugin-cnetwork', 'plugin-resources', 'sink-kafka', 'detector'].map((dir) => ({
+  ...['core', 'plugin-syscall', 'plugin-fileopen', 'plugin-cnetwork', 'plugin-resources', 'plugin-enforce', 'sink-kafka', 'detector'].map((dir) => ({
     find: new RegExp(`^@boxwatch/${dir}$`),
     replacement: src(`${dir}/src/index.ts`),
   })),

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // boxwatch benchmark suite (issue 9). Run as root from the repo root:
-//   node bench/run.mjs [--quick] [--only=delivery,counting,file,net,pipeline,detector,memory] [--reps=N]
+//   node bench/run.mjs [--quick] [--only=delivery,counting,attribution,enforce,file,net,pipeline,detector,memory] [--reps=N]
 // Writes bench/results/latest.json and BENCHMARKS.md. Every figure is measured against a baseline
 // taken in the same run, in interleaved rounds (the order rotates each round), >= 5 rounds; min and
 // median are reported. A section that cannot run says "not measured: <reason>" instead of failing.
@@ -364,6 +364,54 @@ async function attribution(built) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// 2c. plugin-enforce: ns added per syscall of a selected container with 10 policies loaded against
+// none (the plugin with no policy, and no agent), next to plugin-syscall's counters (the issue's
+// target: <= 1.2x the counters-only overhead); the counting section's dd loop, same container, same
+// rounds. Then entry-to-kill: each `unshare` the policies kill, from the enforce event's kernel
+// time at syscall entry to the killed task's process.exit (sched_process_exit), both kernel ns.
+// ------------------------------------------------------------------------------------------------
+async function enforce(built) {
+  if (!built.agent.ok) return { notMeasured: built.agent.error };
+  if (built.agent.packages['plugin-enforce'] !== 'ok') return { notMeasured: built.agent.packages['plugin-enforce'] };
+  const N = CFG.countN;
+  const KILLS = quick ? 30 : 100;
+  // --cap-add SYS_ADMIN: docker's seccomp profile refuses unshare before sys_enter otherwise.
+  return withContainer(async (c) => {
+    const agent = (n, ...more) => () => startProcess(node, [AGENT, 'enforce', c.name, String(n), ...more]);
+    const configs = { none: null, syscallCounters: () => startProcess(node, [AGENT, 'syscall', 'counters']), policies0: agent(0), policies10: agent(10) };
+    const names = Object.keys(configs);
+    const runs = Object.fromEntries(names.map((k) => [k, []]));
+    timedExec(c.name, ddLoop(N / 5));
+    for (let r = 0; r < REPS; r++) {
+      for (const k of rotated(names, r)) {
+        const m = await measured(configs[k], () => timedExec(c.name, ddLoop(N)));
+        if (m.ready?.plugins && Object.values(m.ready.plugins).some((s) => s !== 'running')) return { notMeasured: `plugin not running: ${JSON.stringify(m.ready.plugins)}` };
+        if (k.startsWith('policies') && Object.keys(m.final?.byType ?? {}).length) return { notMeasured: `the dd loop matched a policy: ${JSON.stringify(m.final.byType)}` };
+        runs[k].push(m.secs);
+        log(`enforce round ${r + 1}/${REPS} ${k}: ${m.secs.toFixed(3)} s`);
+      }
+    }
+    const syscalls = 2 * N;
+    const added = (k) => runs[k].map((s, i) => ((s - runs.none[i]) * 1e9) / syscalls);
+    const out = { params: { ddBytes: N, syscallsPerRound: syscalls, kills: KILLS }, baselineNsPerSyscall: summary(runs.none.map((s) => (s * 1e9) / syscalls)), configs: {} };
+    for (const k of names.filter((k) => k !== 'none')) out.configs[k] = { addedNsPerSyscall: summary(added(k)), rounds: added(k) };
+    // Entry-to-kill: one agent with the 10 policies and plugin-syscall's process events.
+    const m = await measured(agent(10, 'latency'), () => timedExec(c.name, `i=0; while [ $i -lt ${KILLS} ]; do unshare -m true; i=$((i+1)); done`));
+    const lat = m.final?.latenciesUs ?? [];
+    out.entryToKillUs = { ...summary(lat), p99: [...lat].sort((a, b) => a - b)[Math.floor(lat.length * 0.99)] ?? NaN, kills: lat.length, events: m.final?.byType ?? {} };
+    const med = (k) => out.configs[k].addedNsPerSyscall.median;
+    const kills = m.final?.byType?.['enforce.syscall'] ?? 0;
+    // A reference at or below 0 is noise larger than the cost (a loaded machine): no ratio then.
+    const ref = med('syscallCounters');
+    out.targets = {
+      '10 policies <= 1.2x plugin-syscall counters (added ns/syscall, median)': ref > 0 ? { value: med('policies10') / ref, met: med('policies10') / ref <= 1.2 } : { value: NaN, met: false, note: `counters-only reference ${ref.toFixed(0)} ns is not above the noise of this run` },
+      'every unshare killed (enforce events / unshare calls)': { value: kills / KILLS, met: kills === KILLS },
+    };
+    return out;
+  }, ['sleep', '3600'], ['--cap-add', 'SYS_ADMIN', '--network', 'none']);
+}
+
+// ------------------------------------------------------------------------------------------------
 // 3a. plugin-fileopen: opens in a tight loop
 // ------------------------------------------------------------------------------------------------
 async function fileopen(built) {
@@ -714,6 +762,7 @@ async function main() {
   await run('delivery', () => (deliveryOk ? delivery(built) : { notMeasured: built.bpf.delivery.error }));
   await run('counting', () => (built.bpf.counting.ok ? counting(built) : { notMeasured: built.bpf.counting.error }));
   await run('attribution', () => attribution(built));
+  await run('enforce', () => enforce(built));
   await run('file', () => fileopen(built));
   await run('net', () => cnetwork(built));
   await run('pipeline', () => (deliveryOk ? pipeline(built) : { notMeasured: built.bpf.delivery.error }));

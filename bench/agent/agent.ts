@@ -12,6 +12,9 @@
  *   agent fileopen                            plugin-fileopen through Collector -> counting sink
  *   agent cnetwork                            plugin-cnetwork through Collector -> counting sink
  *   agent all                                 syscall + fileopen + cnetwork + resources (the default agent) -> NoopSink
+ *   agent enforce <container> <n> [latency]   plugin-enforce with n policies selecting <container> (benchPolicies) -> counting
+ *                                             sink; with `latency`, also plugin-syscall's process.exit events: each kill's
+ *                                             enforce event ts (syscall entry) to the killed task's exit ts
  */
 import { openSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
@@ -167,6 +170,27 @@ async function runCollector(plugins: Userspace[], sinks: Sink[], extraFinal: () 
   });
 }
 
+/**
+ * `n` (<= 10) policies selecting `container`, one of each kind of match, so every check of the
+ * kernel's hot path runs for its syscalls: listed syscalls, write-open prefixes, exec prefixes and
+ * written files (the sys_exit inode tracking), connects. None matches the dd loop.
+ */
+function benchPolicies(container: string, n: number): string {
+  const all = [
+    `match: { exec: { pathPrefixes: [/tmp/, /dev/shm/] } }\n  action: kill`,
+    `match: { exec: { writtenFiles: true } }\n  action: kill`,
+    `match: { open: { writePrefixes: [/etc/, /usr/bin/] } }\n  action: kill`,
+    `match: { syscalls: [unshare] }\n  action: kill`,
+    `match: { syscalls: [mount, umount2] }\n  action: deny`,
+    `match: { syscalls: [ptrace] }\n  action: kill`,
+    `match: { syscalls: [modules] }\n  action: kill`,
+    `match: { syscalls: [bpf] }\n  action: audit`,
+    `match: { connect: [{ port: 4444 }, { address: 169.254.169.254 }] }\n  action: kill`,
+    `match: { syscalls: [kexec_load, kexec_file_load] }\n  action: kill`,
+  ];
+  return all.slice(0, n).map((m, i) => `- policy: bench-${i}\n  containers: [${container}]\n  ${m}\n`).join('');
+}
+
 async function main(): Promise<void> {
   switch (mode) {
     case 'delivery-core':
@@ -223,6 +247,34 @@ async function main(): Promise<void> {
       await load('resources', async () => new (await import('@boxwatch/plugin-resources')).ResourcesPlugin({}));
       if (Object.keys(failed).length) process.stderr.write(`not loaded: ${JSON.stringify(failed)}\n`);
       return runCollector(plugins, [new NoopSink()]);
+    }
+    case 'enforce': {
+      const { EnforcePlugin, parsePoliciesOrThrow } = await import('@boxwatch/plugin-enforce');
+      const [container, n, latency] = args;
+      const text = benchPolicies(container!, Number(n));
+      const plugins: Userspace[] = [new EnforcePlugin({ policies: text ? parsePoliciesOrThrow(text, 'bench.yaml') : [] })];
+      // The kill's enforce event (at syscall entry) and the killed task's exit, both kernel ns.
+      const entered = new Map<number, bigint>();
+      const exited = new Map<number, bigint>();
+      const latenciesUs: number[] = [];
+      const counting = new CountingSink();
+      const pair: Sink = {
+        name: 'latency',
+        write(e: IEvent) {
+          counting.write(e);
+          // Two plugins, two ring buffers: either event of a pair may be read first.
+          const [mine, other] = e.type === 'enforce.syscall' ? [entered, exited] : e.type === 'process.exit' ? [exited, entered] : [null, null];
+          if (!mine || !other) return;
+          const t = other.get(e.pid);
+          if (t === undefined) return void mine.set(e.pid, e.ts);
+          other.delete(e.pid);
+          latenciesUs.push(Math.abs(Number(e.ts - t)) / 1000);
+        },
+        async close() {},
+        stats: () => counting.stats(),
+      };
+      if (latency) plugins.push(new (await import('@boxwatch/plugin-syscall')).SyscallPlugin({ detail: [], processEvents: true }));
+      return runCollector(plugins, [pair], () => ({ counted: counting.count, byType: counting.byType, latenciesUs }));
     }
     default:
       throw new Error(`unknown mode ${mode}`);

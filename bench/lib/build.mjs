@@ -76,6 +76,7 @@ const OPTIONAL = {
   '@boxwatch/plugin-fileopen': ['plugin-fileopen', ['FileOpenPlugin'], 'fileopen.bpf.o'],
   '@boxwatch/plugin-cnetwork': ['plugin-cnetwork', ['CNetworkPlugin'], 'cnetwork.bpf.o'],
   '@boxwatch/plugin-resources': ['plugin-resources', ['ResourcesPlugin'], null],
+  '@boxwatch/plugin-enforce': ['plugin-enforce', ['EnforcePlugin', 'parsePoliciesOrThrow'], 'enforce.bpf.o'],
   '@boxwatch/sink-kafka': ['sink-kafka', ['KafkaSink'], null],
 };
 

@@ -137,6 +137,25 @@ export function renderMarkdown(r) {
     L.push('');
   }
 
+  // 2c ------------------------------------------------------------------------------------------
+  L.push('### In-kernel enforcement: plugin-enforce', '');
+  const en = S.enforce;
+  if (!en || en.notMeasured) L.push(nm(en?.notMeasured), '');
+  else {
+    L.push(
+      `The counting section's \`dd bs=1 count=${fmt(en.params.ddBytes)}\` (${fmt(en.params.syscallsPerRound)} syscalls per round) in a container the policies select; baseline with nothing attached: ${mm(en.baselineNsPerSyscall)} ns per syscall. Same container and rounds for every configuration. The 10 policies are one of each kind of match (listed syscalls, write-open prefixes, exec prefixes, written files, connects); none matches dd, so this is the cost of the checks. Entry-to-kill: ${fmt(en.params.kills)} \`unshare -m\` calls killed by a policy, from the enforce event's kernel time at syscall entry to the task's \`process.exit\` (sched_process_exit).`,
+      '',
+    );
+    L.push('| configuration | added ns/syscall |', '|---|---|');
+    const labels = { syscallCounters: 'plugin-syscall, counters only (the reference of the target)', policies0: 'plugin-enforce, no policy', policies10: 'plugin-enforce, 10 policies selecting the container' };
+    for (const [k, label] of Object.entries(labels)) L.push(`| ${label} | ${en.configs[k] ? mm(en.configs[k].addedNsPerSyscall) : nm('missing')} |`);
+    const l = en.entryToKillUs;
+    L.push('', `Entry-to-kill: ${l.n ? `median ${l.median.toFixed(1)} µs, min ${l.min.toFixed(1)}, p99 ${Number.isFinite(l.p99) ? l.p99.toFixed(1) : '—'}, max ${l.max.toFixed(1)} µs over ${l.kills} kills` : nm('no kill paired with its exit')}.`);
+    L.push('', 'Targets:', '');
+    for (const [k, t] of Object.entries(en.targets)) L.push(`- ${k}: ${target(t)}`);
+    L.push('');
+  }
+
   // 3 -------------------------------------------------------------------------------------------
   L.push('## 3. File and network plugins', '');
   const f = S.file;

@@ -12,6 +12,7 @@ export type FeatureName =
   | 'kprobe'
   | 'kprobe_multi'
   | 'fentry'
+  | 'lsm'
   | 'tail_call'
   | 'bpf_loop'
   | 'cgroup_v1'
@@ -36,6 +37,7 @@ export const ALL_FEATURES: readonly FeatureName[] = [
   'kprobe',
   'kprobe_multi',
   'fentry',
+  'lsm',
   'tail_call',
   'bpf_loop',
   'cgroup_v1',

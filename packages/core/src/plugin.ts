@@ -52,6 +52,11 @@ export interface ContainerResolver {
   /** Called when a container starts or stops (after metadata is refreshed). */
   onChange(listener: (change: { kind: 'start' | 'stop'; container: KnownContainer }) => void): () => void;
   /**
+   * Called when the runtime announces a container it created (name, image and labels known, not
+   * started yet): lets a plugin prepare kernel state before the container's first instruction.
+   */
+  onCreated?(listener: (container: KnownContainer) => void): () => void;
+  /**
    * Settles when the name of `container` is known or cannot become known, at most `timeoutMs`
    * later; null when nothing is pending. Lets alerts (never events) wait briefly for the name of a
    * container seen in the kernel before its runtime answered.

@@ -109,6 +109,8 @@ const PROBES: Record<FeatureName, () => FeatureResult> = {
   kprobe: () => probeProgram('probe_kprobe', { attach: true }),
   kprobe_multi: () => probeProgram('probe_kprobe_multi', { attach: true }),
   fentry: () => probeProgram('probe_fentry', { attach: true }),
+  // BPF LSM: the program must load (CONFIG_BPF_LSM, no lockdown refusal) and attach (bpf in lsm=).
+  lsm: () => probeProgram('probe_lsm', { attach: true }),
   tail_call: () => probeProgram('probe_tail_caller', { attach: false, tailCall: true }),
   bpf_loop: () => probeProgram('probe_bpf_loop', { attach: false }),
   cgroup_v1: () => probeCgroup(1),

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { isBoxwatchError, type Collector } from '@boxwatch/core';
 import type { Detector } from '@boxwatch/detector';
 import type { CNetworkPlugin } from '@boxwatch/plugin-cnetwork';
+import { parsePoliciesOrThrow, type EnforcePlugin, type Policy } from '@boxwatch/plugin-enforce';
 import type { Registry } from 'prom-client';
 import { PRIORITIES } from '@boxwatch/detector';
 import type { AlertStore } from '../runtime/alert-store.js';
@@ -26,6 +27,8 @@ export interface ControlApiOptions {
   extraStats?: () => Record<string, unknown>;
   /** cnetwork rules with their persisted store (default: API rules in memory only). */
   cnetworkRules?: CNetworkRuleService | null;
+  /** The enforce plugin when enforcement is on: /v1/enforce/policies. */
+  enforce?: EnforcePlugin | null;
 }
 
 /** JSON with bigint as decimal strings (cgroup ids, kernel timestamps). */
@@ -85,6 +88,8 @@ export async function buildControlApi(opts: ControlApiOptions): Promise<FastifyI
       done(err, undefined);
     }
   });
+  // Policies are posted as the policy file's YAML text, so errors name the request's line and field.
+  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
     void reply.code(status).send({ error: status === 400 ? 'Bad Request' : 'Error', field: status === 400 ? 'body' : undefined, message: err.message });
@@ -123,6 +128,7 @@ export async function buildControlApi(opts: ControlApiOptions): Promise<FastifyI
 
     if (opts.collector) registerAgentRoutes(api, opts.collector, opts.cnetworkRules ?? new CNetworkRuleService(null, opts.collector.logger));
     if (opts.alerts) registerAlertRoutes(api, opts.alerts);
+    registerEnforceRoutes(api, opts.enforce ?? null);
   });
   return app;
 }
@@ -221,6 +227,42 @@ function registerAgentRoutes(api: FastifyInstance, collector: Collector, rules: 
       return { ...info, pid: d?.pid ?? null, ips: d?.ips ?? [], cgroupId: d?.cgroupId ?? null, running: d?.running ?? true };
     });
     return reply.type('application/json').send(toJSON(list));
+  });
+}
+
+/**
+ * Enforcement policies at run time. POST takes a policy file's text (YAML, Content-Type
+ * application/yaml): all its policies are added or none; a bad one is refused with the error
+ * naming `request:line: field` and the policies in force stay as they were.
+ */
+function registerEnforceRoutes(api: FastifyInstance, enforce: EnforcePlugin | null): void {
+  const off = (reply: FastifyReply) =>
+    reply.code(404).send({ error: 'Not Found', message: 'enforcement is off in this process: start it with --policy FILE or enforce.enabled: true' });
+
+  api.get('/v1/enforce/policies', async (_req, reply) => {
+    if (!enforce) return off(reply);
+    return { variant: enforce.variantName(), denyEnforcedAs: enforce.denyDegraded() ? 'kill' : 'deny', policies: enforce.policies() };
+  });
+
+  api.post('/v1/enforce/policies', async (req, reply) => {
+    if (!enforce) return off(reply);
+    if (typeof req.body !== 'string') return badRequest(reply, 'body', 'send a policy file (YAML) with Content-Type: application/yaml');
+    let policies: Policy[];
+    try {
+      policies = parsePoliciesOrThrow(req.body, 'request');
+      enforce.addPolicies(policies);
+    } catch (err) {
+      if (!isBoxwatchError(err, 'ERR_CONFIG')) throw err;
+      const status = /already loaded/.test(err.message) ? 409 : 400;
+      return reply.code(status).send({ error: status === 409 ? 'Conflict' : 'Bad Request', field: err.field ?? 'body', ...(err.line ? { line: err.line } : {}), message: err.message });
+    }
+    return reply.code(201).send({ added: policies.map((p) => p.name), policies: enforce.policies() });
+  });
+
+  api.delete<{ Params: { name: string } }>('/v1/enforce/policies/:name', async (req, reply) => {
+    if (!enforce) return off(reply);
+    if (!enforce.removePolicy(req.params.name)) return reply.code(404).send({ error: 'Not Found', field: 'name', message: `no policy '${req.params.name}'` });
+    return { removed: req.params.name, policies: enforce.policies() };
   });
 }
 

@@ -6,7 +6,7 @@ import { BackgroundStartSink, Collector, NdjsonSink, PrettySink, createLogger, i
 import { KafkaSink } from '@boxwatch/sink-kafka';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource, LoadedConfig } from '../config/load.js';
-import { createConfiguredPlugins, kernelSequencePlugin } from '../runtime/plugins.js';
+import { createConfiguredPlugins, enforcePlugin, kernelSequencePlugin } from '../runtime/plugins.js';
 import { startApi } from '../runtime/api.js';
 import { shutdown, waitForStop } from '../runtime/lifecycle.js';
 import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
@@ -52,7 +52,7 @@ export async function agent({ config, source }: LoadedConfig): Promise<void> {
   await cnetworkRules?.restoreInto(collector);
   let api = null;
   try {
-    api = await startApi(config, source, { collector, cnetworkRules }, logger);
+    api = await startApi(config, source, { collector, cnetworkRules, enforce: enforcePlugin(plugins) }, logger);
   } catch (err) {
     await collector.stop();
     throw err;

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { ALL_FEATURES, CGROUP_NAME_VARIANTS, chooseVariant, libbpfVersion, probeFeatures, type FeatureReport, isBoxwatchError } from '@boxwatch/core';
 import Docker from 'dockerode';
+import { ENFORCE_VARIANTS } from '@boxwatch/plugin-enforce';
 import { PLUGIN_NAMES, createPlugin } from '../plugins.js';
 
 export interface DoctorReport {
@@ -13,6 +14,8 @@ export interface DoctorReport {
   containerRuntime: { reachable: boolean; detail: string };
   /** How containers are named in the kernel (the cgroup-name table's hook variant), or why they cannot be. */
   containerNames: { variant: string | null; error?: string };
+  /** The enforcement variant policies would run with, and what `deny` becomes on this kernel. */
+  enforcement: { variant: string | null; denyEnforcedAs: 'deny' | 'kill' | null; skipped: Array<{ variant: string; missing: string[] }>; error?: string };
 }
 
 /** What this machine can run: kernel features, the hook variant each plugin would use, the runtime API. */
@@ -39,6 +42,13 @@ export async function doctor(): Promise<DoctorReport> {
   } catch (err) {
     containerNames = { variant: null, error: (err as Error).message };
   }
+  let enforcement: DoctorReport['enforcement'];
+  try {
+    const choice = chooseVariant('enforce', ENFORCE_VARIANTS, features);
+    enforcement = { variant: choice.variant.name, denyEnforcedAs: choice.variant.name === 'lsm-deny' ? 'deny' : 'kill', skipped: choice.skipped };
+  } catch (err) {
+    enforcement = { variant: null, denyEnforcedAs: null, skipped: [], error: (err as Error).message };
+  }
   let containerRuntime = { reachable: false, detail: 'no docker socket at /var/run/docker.sock' };
   if (existsSync('/var/run/docker.sock')) {
     try {
@@ -48,7 +58,7 @@ export async function doctor(): Promise<DoctorReport> {
       containerRuntime = { reachable: false, detail: (err as Error).message };
     }
   }
-  return { kernel: release(), root: process.getuid?.() === 0, libbpf: libbpfVersion(), features, plugins, containerRuntime, containerNames };
+  return { kernel: release(), root: process.getuid?.() === 0, libbpf: libbpfVersion(), features, plugins, containerRuntime, containerNames, enforcement };
 }
 
 export function formatDoctor(r: DoctorReport): string {
@@ -69,6 +79,14 @@ export function formatDoctor(r: DoctorReport): string {
     r.containerNames.variant
       ? `container names: kernel cgroup-name table (variant ${r.containerNames.variant}): containers that exit at once keep their id`
       : `container names: cgroupfs scans only (${r.containerNames.error}): containers that exit before a scan are reported without an id`,
+  );
+  const e = r.enforcement;
+  lines.push(
+    e.variant === null
+      ? `enforcement: cannot run (${e.error})`
+      : e.denyEnforcedAs === 'deny'
+        ? `enforcement: variant ${e.variant}: deny policies refuse with -EPERM (BPF LSM)`
+        : `enforcement: variant ${e.variant}: deny policies are enforced as kill at syscall entry, the syscall completes first (${e.skipped.map((s) => `${s.variant} needs ${s.missing.join(', ')}`).join('; ')})`,
   );
   return lines.join('\n');
 }

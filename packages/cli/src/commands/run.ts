@@ -4,9 +4,10 @@
  * --format ndjson); a status line and the first-run learning progress are drawn on stderr.
  */
 import { Collector, createLogger, type ContainerInfo } from '@boxwatch/core';
-import { AlertPrinter } from '@boxwatch/detector';
+import { AlertPrinter, type AlertEvent } from '@boxwatch/detector';
 import type { LoadedConfig } from '../config/load.js';
-import { createConfiguredPlugins, kernelSequencePlugin } from '../runtime/plugins.js';
+import { createConfiguredPlugins, enforcePlugin, kernelSequencePlugin } from '../runtime/plugins.js';
+import { EnforceAlertSink } from '../runtime/enforce-alerts.js';
 import { createManagedDetector } from '../runtime/detector.js';
 import { AlertStore } from '../runtime/alert-store.js';
 import { StatusLine, formatDuration } from '../runtime/status-line.js';
@@ -32,15 +33,19 @@ export async function run({ config, source }: LoadedConfig): Promise<void> {
   const format = config.format ?? (process.stdout.isTTY ? 'pretty' : 'ndjson');
   const printer = new AlertPrinter({ format });
   const detectorSink = new DetectorSink(detector);
-  collector = new Collector({ plugins, sinks: [detectorSink], logger });
-  const showStatus = config.status === 'always' || (config.status === 'auto' && process.stderr.isTTY === true);
-  const status = showStatus ? new StatusLine({ collector, detector, alerts: () => alerts.received }) : null;
-
-  detector.on('alert', (alert) => {
+  const onAlert = (alert: AlertEvent) => {
     alerts.add(alert);
     status?.clear();
     printer.write(alert);
-  });
+  };
+  // Enforcement events are alerts by themselves (runtime/enforce-alerts.ts says why not a rule).
+  const enforce = enforcePlugin(plugins);
+  const enforceAlerts = enforce ? new EnforceAlertSink(onAlert) : null;
+  collector = new Collector({ plugins, sinks: enforceAlerts ? [detectorSink, enforceAlerts] : [detectorSink], logger });
+  const showStatus = config.status === 'always' || (config.status === 'auto' && process.stderr.isTTY === true);
+  const status = showStatus ? new StatusLine({ collector, detector, alerts: () => alerts.received }) : null;
+
+  detector.on('alert', onAlert);
 
   await collector.start();
   for (const p of collector.pluginStates()) {
@@ -54,7 +59,7 @@ export async function run({ config, source }: LoadedConfig): Promise<void> {
 
   let api = null;
   try {
-    api = await startApi(config, source, { collector, detector, alerts, cnetworkRules }, logger);
+    api = await startApi(config, source, { collector, detector, alerts, cnetworkRules, enforce }, logger);
   } catch (err) {
     await collector.stop();
     await managed.close();

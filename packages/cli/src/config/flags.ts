@@ -34,6 +34,7 @@ export const FLAG_SPECS: FlagSpec[] = [
   { flags: '--status <when>', description: 'live status line on stderr (status)', path: ['status'], choices: ['auto', 'always', 'never'], commands: ['run'] },
   { flags: '-d, --duration <seconds>', description: 'stop after this many seconds (duration)', path: ['duration'], parse: number, commands: ALL },
   { flags: '-p, --plugin <name>', description: `collection plugin, repeatable (plugins; ${PLUGIN_CHOICES.join(', ')})`, path: ['plugins'], parse: repeat, commands: COLLECT },
+  { flags: '--policy <file>', description: 'enforcement policy file, repeatable (enforce.policies; docs/enforcement.md)', path: ['enforce', 'policies'], parse: repeat, commands: COLLECT },
   { flags: '-o, --output <output>', description: 'where the agent sends events (output)', path: ['output'], choices: OUTPUTS, commands: ['agent'] },
   { flags: '--api-host <host>', description: 'control API listen address (api.host)', path: ['api', 'host'], commands: ALL },
   { flags: '--api-port <port>', description: 'control API port, 0 = any free port (api.port)', path: ['api', 'port'], parse: number, commands: ALL },

@@ -31,6 +31,19 @@ export const configSchema = z
       .object({ syscall: pluginOptions.optional(), fileopen: pluginOptions.optional(), cnetwork: pluginOptions.optional(), resources: pluginOptions.optional() })
       .strict()
       .default({}),
+    /**
+     * In-kernel enforcement (docs/enforcement.md): policy files loaded at start. Off by default:
+     * the enforce plugin runs only with a policy file or `enabled: true` (then policies can be
+     * added through the control API).
+     */
+    enforce: z
+      .object({
+        policies: z.array(z.string().min(1)).default([]),
+        /** Run the enforce plugin without policy files (default: only when policies are given). */
+        enabled: z.boolean().optional(),
+      })
+      .strict()
+      .default({ policies: [] }),
     /** Where the agent sends events: Kafka, ndjson/pretty on stdout, or nowhere (API only). */
     output: z.enum(OUTPUTS).default('kafka'),
     api: z

@@ -8,6 +8,7 @@ import type { ConfigSource } from '../config/load.js';
 import { resolveToken } from './token.js';
 import type { AlertStore } from './alert-store.js';
 import type { CNetworkRuleService } from './cnetwork-rules.js';
+import type { EnforcePlugin } from '@boxwatch/plugin-enforce';
 
 export interface ApiParts {
   collector?: Collector;
@@ -16,6 +17,8 @@ export interface ApiParts {
   extraStats?: () => Record<string, unknown>;
   extraCounters?: () => Record<string, number>;
   cnetworkRules?: CNetworkRuleService | null;
+  /** The enforce plugin when enforcement is on (routes /v1/enforce/policies). */
+  enforce?: EnforcePlugin | null;
 }
 
 /** Resolve the token (refusing empty/short ones), build the routes for what runs, listen. Null when api.enabled is false. */

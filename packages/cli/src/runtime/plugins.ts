@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import { isBoxwatchError, type Userspace } from '@boxwatch/core';
 import { SyscallPlugin } from '@boxwatch/plugin-syscall';
+import { EnforcePlugin, loadPolicyFile } from '@boxwatch/plugin-enforce';
 import { createPlugin } from '../plugins.js';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource } from '../config/load.js';
@@ -9,7 +11,8 @@ import type { ConfigSource } from '../config/load.js';
  * `pluginOptions.<plugin>.<field>` in the file, not a stack trace.
  */
 export function createConfiguredPlugins(config: BoxwatchConfig, source: ConfigSource): Userspace[] {
-  return config.plugins.map((name) => {
+  const enforce = createEnforcePlugin(config);
+  const plugins = config.plugins.map((name) => {
     const options = config.pluginOptions[name] ?? undefined;
     try {
       return createPlugin(name, options);
@@ -23,6 +26,23 @@ export function createConfiguredPlugins(config: BoxwatchConfig, source: ConfigSo
       throw err;
     }
   });
+  return enforce ? [...plugins, enforce] : plugins;
+}
+
+/**
+ * The enforce plugin when enforcement is on (a policy file, or enforce.enabled), else null: no
+ * policy, no program in the kernel. Every file is read and checked before anything loads; a bad
+ * one stops the start with `file:line: field`.
+ */
+export function createEnforcePlugin(config: BoxwatchConfig): EnforcePlugin | null {
+  const { policies: files, enabled } = config.enforce;
+  if (!(enabled ?? files.length > 0)) return null;
+  return new EnforcePlugin({ policies: files.flatMap((f) => loadPolicyFile(resolve(f))) });
+}
+
+/** The running configuration's enforce plugin, or null when enforcement is off. */
+export function enforcePlugin(plugins: readonly Userspace[]): EnforcePlugin | null {
+  return (plugins.find((p) => p instanceof EnforcePlugin) as EnforcePlugin | undefined) ?? null;
 }
 
 /**

@@ -34,6 +34,10 @@ int BPF_KPROBE(probe_kprobe_multi) { return 0; }
 SEC("fentry/do_sys_openat2")
 int BPF_PROG(probe_fentry) { return 0; }
 
+/* BPF LSM: loads only with CONFIG_BPF_LSM, attaches only when bpf is in the active lsm= list. */
+SEC("lsm/file_open")
+int BPF_PROG(probe_lsm, struct file *file, int ret) { return ret; }
+
 static long loop_body(u32 i, void *ctx) { return 0; }
 
 SEC("tp_btf/sys_enter")

@@ -215,9 +215,10 @@ export class DockerContainerRegistry implements ContainerResolver {
     if (existing) {
       // Seen in the kernel first: fill the shared object in place (events already emitted hold it).
       if (!existing.info.name) Object.assign(existing.info, info);
-      return;
+    } else {
+      this.entries.set(id, { info, pid: 0, ips: [], cgroupId: null, running: false });
     }
-    this.entries.set(id, { info, pid: 0, ips: [], cgroupId: null, running: false });
+    this.changes.emit('create', this.entries.get(id)!.info);
   }
 
   /** Inspect one container and (re)index it; deduplicates concurrent inspections. */
@@ -438,6 +439,11 @@ export class DockerContainerRegistry implements ContainerResolver {
   onChange(listener: (change: Change) => void): () => void {
     this.changes.on('change', listener);
     return () => this.changes.off('change', listener);
+  }
+
+  onCreated(listener: (container: KnownContainer) => void): () => void {
+    this.changes.on('create', listener);
+    return () => this.changes.off('create', listener);
   }
 
   close(): void {

@@ -1,0 +1,57 @@
+/**
+ * Syscalls a policy may list (x86_64 numbers: the BPF objects are built for x86 only, see
+ * DESIGN.md §3). The names are the ones `man 2` uses; a few aliases cover the families.
+ */
+export const SYSCALLS: Readonly<Record<string, readonly number[]>> = {
+  ptrace: [101],
+  mount: [165],
+  umount2: [166],
+  umount: [166],
+  pivot_root: [155],
+  chroot: [161],
+  unshare: [272],
+  setns: [308],
+  init_module: [175],
+  finit_module: [313],
+  delete_module: [176],
+  bpf: [321],
+  perf_event_open: [298],
+  kexec_load: [246],
+  kexec_file_load: [320],
+  reboot: [169],
+  swapon: [167],
+  swapoff: [168],
+  open_by_handle_at: [304],
+  name_to_handle_at: [303],
+  process_vm_writev: [311],
+  process_vm_readv: [310],
+  keyctl: [250],
+  add_key: [248],
+  request_key: [249],
+  userfaultfd: [323],
+  personality: [135],
+  mknod: [133],
+  mknodat: [259],
+  iopl: [172],
+  ioperm: [173],
+  settimeofday: [164],
+  clock_settime: [227],
+  sethostname: [170],
+  setdomainname: [171],
+  acct: [163],
+  quotactl: [179],
+  fsopen: [430],
+  fsconfig: [431],
+  fsmount: [432],
+  fspick: [433],
+  move_mount: [429],
+  open_tree: [428],
+  mount_setattr: [442],
+  pidfd_getfd: [438],
+  /** The namespace-changing family in one word. */
+  namespaces: [272, 308],
+  /** Every way to load a kernel module. */
+  modules: [175, 313],
+};
+
+export const SYSCALL_NAMES = Object.keys(SYSCALLS);
