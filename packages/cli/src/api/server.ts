@@ -15,6 +15,7 @@ import type { Registry } from 'prom-client';
 import { PRIORITIES } from '@boxwatch/detector';
 import type { AlertStore } from '../runtime/alert-store.js';
 import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
+import { registerConsoleStream, serveConsole } from './console.js';
 
 export interface ControlApiOptions {
   token: string;
@@ -112,18 +113,20 @@ export async function buildControlApi(opts: ControlApiOptions): Promise<FastifyI
       return reply.type(opts.metrics.contentType).send(text);
     });
 
-    api.get('/v1/stats', async (_req, reply) => {
-      const body = {
-        ...(opts.collector ? { collector: opts.collector.stats() } : {}),
-        ...(opts.detector ? { detector: opts.detector.stats(), learning: progressView(opts.detector) } : {}),
-        ...(opts.extraStats ? opts.extraStats() : {}),
-      };
-      return reply.type('application/json').send(toJSON(body));
+    const statsBody = () => ({
+      ...(opts.collector ? { collector: opts.collector.stats() } : {}),
+      ...(opts.detector ? { detector: opts.detector.stats(), learning: progressView(opts.detector) } : {}),
+      ...(opts.extraStats ? opts.extraStats() : {}),
     });
+    api.get('/v1/stats', async (_req, reply) => reply.type('application/json').send(toJSON(statsBody())));
 
     if (opts.collector) registerAgentRoutes(api, opts.collector, opts.cnetworkRules ?? new CNetworkRuleService(null, opts.collector.logger));
     if (opts.alerts) registerAlertRoutes(api, opts.alerts);
+    // The web console's stream (agent and run: it needs the containers).
+    const collector = opts.collector;
+    if (collector) registerConsoleStream(api, { collector, stats: statsBody, containers: () => containerViews(collector) }, toJSON);
   });
+  if (opts.collector) await serveConsole(app);
   return app;
 }
 
@@ -215,12 +218,14 @@ function registerAgentRoutes(api: FastifyInstance, collector: Collector, rules: 
     return remove(parsed.data.id, reply);
   });
 
-  api.get('/v1/containers', async (_req, reply) => {
-    const list = collector.containers.list().map((info) => {
-      const d = collector.containers.details(info.id);
-      return { ...info, pid: d?.pid ?? null, ips: d?.ips ?? [], cgroupId: d?.cgroupId ?? null, running: d?.running ?? true };
-    });
-    return reply.type('application/json').send(toJSON(list));
+  api.get('/v1/containers', async (_req, reply) => reply.type('application/json').send(toJSON(containerViews(collector))));
+}
+
+/** GET /v1/containers' items (also the console's container snapshot). */
+function containerViews(collector: Collector) {
+  return collector.containers.list().map((info) => {
+    const d = collector.containers.details(info.id);
+    return { ...info, pid: d?.pid ?? null, ips: d?.ips ?? [], cgroupId: d?.cgroupId ?? null, running: d?.running ?? true };
   });
 }
 
