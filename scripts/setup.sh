@@ -15,8 +15,9 @@ fi
 # clang/llvm: compile the CO-RE BPF programs; libbpf-dev + libelf-dev + zlib: build the addon
 # against the shared libbpf.so.1 (Debian's static archives are not PIC); bpftool: layout
 # generation; docker.io + busybox-static: the test containers; maven + a JRE: the local Kafka;
-# gcc + libc6-dev: the evaluation's static helper tools; bpftrace: the benchmark's comparison.
-PACKAGES=(clang llvm libbpf-dev libbpf1 libelf-dev zlib1g-dev bpftool docker.io busybox-static iproute2 make gcc g++ libc6-dev python3 maven default-jre-headless bpftrace)
+# gcc + libc6-dev: the evaluation's static helper tools; bpftrace: the benchmark's comparison;
+# chromium: the web console's browser tests (playwright-core drives it; no browser download).
+PACKAGES=(clang llvm libbpf-dev libbpf1 libelf-dev zlib1g-dev bpftool docker.io busybox-static iproute2 make gcc g++ libc6-dev python3 maven default-jre-headless bpftrace chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 # A JDK/JRE may come from elsewhere (e.g. a preinstalled Temurin): do not insist on Debian's.
