@@ -48,6 +48,8 @@ export interface Stats {
   detector?: Record<string, unknown>;
   learning?: { phase: string; fraction: number; timeLeftMs: number | null; images: number };
   process: { cpuPercent: number; rssBytes: number };
+  /** Bytes between endpoints (containers by name, else addresses) from net.flow, biggest first. */
+  flows: { pairs: Array<{ src: string; dst: string; bytes: number; lastSeen: string }>; dropped: number };
 }
 
 /** Most alerts kept in the page; the agent keeps its own window (GET /v1/alerts). */

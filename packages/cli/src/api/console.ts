@@ -7,7 +7,8 @@
  * GET /v1/console/stream (SSE, behind the token): at connect `containers` (the /v1/containers list)
  * and `features` (the kernel features doctor reports, as the agent probed them); then `container`
  * on every start/stop the runtime reports and `stats` (the /v1/stats body plus the agent's CPU/RSS)
- * every second. Nothing is computed for it while no console is connected.
+ * every second, with `flows` (bytes between endpoints from net.flow, the Network view's matrix).
+ * The flow matrix is summed from agent start; the rest is computed only while a console is connected.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { consoleAssetsDir } from '@boxwatch/console';
 import { ALL_FEATURES, probeFeatures, type Collector } from '@boxwatch/core';
+import { FlowMatrix } from '../runtime/flow-matrix.js';
 
 export const STATS_INTERVAL_MS = 1000;
 
@@ -61,6 +63,9 @@ export function registerConsoleStream(api: FastifyInstance, src: ConsoleSources,
     if (ch.container.id && ch.kind === 'start') seenAt.set(ch.container.id, new Date().toISOString());
   });
   const view = (c: { id: string; [k: string]: unknown }) => ({ ...c, seenAt: seenAt.get(c.id) });
+  const flows = new FlowMatrix();
+  src.collector.on('event', (e) => flows.add(e));
+  const tick = (sample: ReturnType<typeof processSampler>) => ({ at: new Date().toISOString(), ...src.stats(), process: sample(), flows: { pairs: flows.top(), dropped: flows.dropped } });
 
   api.get('/v1/console/stream', async (req, reply) => {
     reply.hijack();
@@ -71,14 +76,14 @@ export function registerConsoleStream(api: FastifyInstance, src: ConsoleSources,
     const features = probeFeatures();
     send('features', ALL_FEATURES.map((name) => ({ name, status: features[name].status, detail: features[name].detail })));
     send('containers', src.containers().map(view));
-    send('stats', { at: new Date().toISOString(), ...src.stats(), process: sample() });
+    send('stats', tick(sample));
     const unsubscribe = src.collector.containers.onChange((ch) => {
       const id = ch.container.id;
       if (!id) return;
       const full = ch.kind === 'start' ? src.containers().find((c) => c.id === id) : undefined;
       send('container', { kind: ch.kind, container: view(full ?? { ...ch.container, id, pid: null, ips: [], running: ch.kind === 'start' }) });
     });
-    const timer = setInterval(() => send('stats', { at: new Date().toISOString(), ...src.stats(), process: sample() }), STATS_INTERVAL_MS);
+    const timer = setInterval(() => send('stats', tick(sample)), STATS_INTERVAL_MS);
     timer.unref();
     req.raw.on('close', () => {
       clearInterval(timer);

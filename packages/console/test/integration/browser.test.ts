@@ -3,14 +3,16 @@
  * real `boxwatch run` with real containers: a wrong token is refused at the form, the right one
  * signs in, a `docker run --rm` that reads /etc/shadow at once shows up as an alert row with its
  * evidence, a new container appears in the Containers view, Health shows the plugins and kernel
- * features. Screenshots of each view go to .cache/console-screenshots/.
+ * features; in Network a bad banned pair gets its error at the field, a good one added in the page
+ * bans the traffic between two containers (alert, flows matrix) and is removed again.
+ * Screenshots of each view go to .cache/console-screenshots/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CliProcess, ensureBuilt, ensureImage, IMAGE, readToken, removeContainers, ROOT, runContainer, tempDir, testName } from '../../../cli/test/harness.js';
+import { CliProcess, ensureBuilt, ensureImage, execIn, IMAGE, readToken, removeContainers, ROOT, runContainer, tempDir, testName, until } from '../../../cli/test/harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, '.cache/console-screenshots');
@@ -108,5 +110,53 @@ describe('web console in Chromium', () => {
     expect(await page.textContent('[data-test=features]')).toContain('ringbuf');
     expect(await page.textContent('[data-test=agent]')).toMatch(/RSS \d+\.\d MiB/);
     await page.screenshot({ path: join(SHOTS, 'health.png') });
+  });
+
+  it('Network: field errors, a banned pair added in the page bans real traffic, flows, removal', async () => {
+    const a = testName('console-srv');
+    const b = testName('console-cli');
+    names.push(a, b);
+    // busybox nc copies stdin to the socket; a FIFO held open is a stdin that never ends.
+    const server = await runContainer(a, 'mkfifo /tmp/in; exec 3<>/tmp/in; nc -l -p 5000 <&3 > /dev/null');
+    await runContainer(b, `while [ ! -e /tmp/go ]; do sleep 0.05; done; dd if=/dev/zero bs=4096 count=64 2>/dev/null | nc ${server.ip} 5000; sleep 600`);
+    const api = url.replace(/\/$/, '');
+    await until(async () => {
+      const list = (await (await fetch(`${api}/v1/containers`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ name?: string; ips: string[] }>;
+      return list.some((c) => c.name === a && c.ips.length > 0) && list.some((c) => c.name === b && c.ips.length > 0);
+    }, 30_000, 'both containers known with addresses');
+
+    await page.click('[data-test=nav-network]');
+    await page.waitForSelector('[data-test=ban-form]');
+    // Bad input: an unknown container and a malformed address, each shown at its field.
+    await page.fill('[data-test=ban-form] input[name=a]', 'no-such-container-bwtest');
+    await page.fill('[data-test=ban-form] input[name=b]', b);
+    await page.click('[data-test=ban-form] button[type=submit]');
+    expect(await (await page.waitForSelector('[data-test=error-a]', { timeout: 10_000 })).textContent()).toContain('no-such-container-bwtest');
+    await page.fill('[data-test=ban-form] input[name=a]', a);
+    await page.fill('[data-test=ban-form] input[name=b]', '10.0.0.300');
+    await page.click('[data-test=ban-form] button[type=submit]');
+    expect(await (await page.waitForSelector('[data-test=error-b]', { timeout: 10_000 })).textContent()).toContain('10.0.0.300');
+    expect(await page.$$('[data-test=banned-row]')).toHaveLength(0);
+
+    const id = `console-${b.slice(-6)}`;
+    await page.fill('[data-test=ban-form] input[name=id]', id);
+    await page.fill('[data-test=ban-form] input[name=b]', b);
+    await page.click('[data-test=ban-form] button[type=submit]');
+    await page.waitForSelector(`[data-test=banned-row][data-id="${id}"]`, { timeout: 10_000 });
+    expect(await page.textContent(`[data-test=banned-row][data-id="${id}"]`)).toContain(server.ip);
+
+    await execIn(b, ['touch', '/tmp/go']);
+    // The client's socket closes after dd's EOF: its net.flow comes at once, not after the interval.
+    await page.waitForSelector(`[data-flow="${b}>${a}"]:not(:empty)`, { timeout: 15_000 });
+    expect(await page.textContent(`[data-flow="${b}>${a}"]`)).toMatch(/KiB|MiB/);
+    await page.screenshot({ path: join(SHOTS, 'network.png') });
+
+    await page.click(`[data-test="remove-${id}"]`);
+    await page.waitForSelector(`[data-test=banned-row][data-id="${id}"]`, { state: 'detached', timeout: 10_000 });
+    const left = (await (await fetch(`${api}/v1/cnetwork/rules`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ id: string }>;
+    expect(left.map((r) => r.id)).not.toContain(id);
+
+    await page.click('[data-test=nav-alerts]');
+    await page.waitForSelector(`[data-test=alert-row][data-rule="Traffic between banned containers"]:is([data-container="${a}"], [data-container="${b}"])`, { timeout: 10_000 });
   });
 });
