@@ -16,6 +16,7 @@ import { PRIORITIES } from '@boxwatch/detector';
 import type { AlertStore } from '../runtime/alert-store.js';
 import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
 import { registerConsoleStream, serveConsole } from './console.js';
+import { registerRulesRoutes } from './rules.js';
 
 export interface ControlApiOptions {
   token: string;
@@ -125,6 +126,7 @@ export async function buildControlApi(opts: ControlApiOptions): Promise<FastifyI
     // The web console's stream (agent and run: it needs the containers).
     const collector = opts.collector;
     if (collector) registerConsoleStream(api, { collector, stats: statsBody, containers: () => containerViews(collector) }, toJSON);
+    if (opts.detector) registerRulesRoutes(api, opts.detector, badRequest);
   });
   if (opts.collector) await serveConsole(app);
   return app;

@@ -4,12 +4,13 @@
  * signs in, a `docker run --rm` that reads /etc/shadow at once shows up as an alert row with its
  * evidence, a new container appears in the Containers view, Health shows the plugins and kernel
  * features; in Network a bad banned pair gets its error at the field, a good one added in the page
- * bans the traffic between two containers (alert, flows matrix) and is removed again.
+ * bans the traffic between two containers (alert, flows matrix) and is removed again; in Rules an
+ * uploaded rules file with a bad condition gets its line-numbered error and changes nothing.
  * Screenshots of each view go to .cache/console-screenshots/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CliProcess, ensureBuilt, ensureImage, execIn, IMAGE, readToken, removeContainers, ROOT, runContainer, tempDir, testName, until } from '../../../cli/test/harness.js';
@@ -110,6 +111,32 @@ describe('web console in Chromium', () => {
     expect(await page.textContent('[data-test=features]')).toContain('ringbuf');
     expect(await page.textContent('[data-test=agent]')).toMatch(/RSS \d+\.\d MiB/);
     await page.screenshot({ path: join(SHOTS, 'health.png') });
+  });
+
+  it('Rules: hit counts, and an uploaded rules file is linted with line numbers and changes nothing', async () => {
+    const get = async () => (await (await fetch(`${url}v1/rules`, { headers: { authorization: `Bearer ${token}` } })).json()) as { rules: Array<{ name: string }> };
+    const before = (await get()).rules.map((r) => r.name);
+    await page.click('[data-test=nav-rules]');
+    const shadowHits = await page.waitForSelector('[data-test=rules] tr[data-rule="Read sensitive file"] [data-test=hits]', { timeout: 10_000 });
+    expect(Number(await shadowHits.textContent())).toBeGreaterThanOrEqual(1);
+
+    const dir = tempDir();
+    const bad = join(dir, 'bad-rules.yaml');
+    // Line 3 holds the broken condition; a rule with the same name as a loaded one must not appear.
+    writeFileSync(bad, '- rule: Console upload check\n  desc: broken on purpose\n  condition: evt.type == \n  output: x\n  priority: warning\n');
+    await page.setInputFiles('[data-test=rules-file]', bad);
+    await page.click('[data-test=lint]');
+    const err = await page.waitForSelector('[data-test=lint-errors] li', { timeout: 10_000 });
+    expect(await err.getAttribute('data-line')).toBe('3');
+    expect(await err.textContent()).toMatch(/^line 3: upload\.yaml:3: condition \(rule Console upload check\)/);
+    expect(await page.textContent('[data-test=lint-listing] .error')).toContain('condition: evt.type ==');
+    await page.screenshot({ path: join(SHOTS, 'rules.png') });
+    expect((await get()).rules.map((r) => r.name)).toEqual(before);
+
+    await page.fill('[data-test=rules-text]', "- rule: Console upload ok\n  desc: fine\n  condition: evt.type == 'process.exec'\n  output: ok\n  priority: notice\n");
+    await page.click('[data-test=lint]');
+    expect(await (await page.waitForSelector('[data-test=lint-ok]', { timeout: 10_000 })).textContent()).toContain('Console upload ok');
+    expect((await get()).rules.map((r) => r.name)).toEqual(before);
   });
 
   it('Network: field errors, a banned pair added in the page bans real traffic, flows, removal', async () => {
