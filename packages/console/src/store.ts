@@ -50,6 +50,8 @@ export interface Stats {
   process: { cpuPercent: number; rssBytes: number };
   /** Bytes between endpoints (containers by name, else addresses) from net.flow, biggest first. */
   flows: { pairs: Array<{ src: string; dst: string; bytes: number; lastSeen: string }>; dropped: number };
+  /** Per container: events/s by family since the previous frame, last resource.usage sample. */
+  activity: Record<string, { rates: Record<string, number>; usage: { cpu_percent: number | null; memory_bytes: number | null; memory_limit_bytes: number | null } | null }>;
 }
 
 /** Most alerts kept in the page; the agent keeps its own window (GET /v1/alerts). */
@@ -66,6 +68,8 @@ export const state = reactive({
   statsHistory: [] as Array<[number, number, number]>,
   acked: new Set<string>(JSON.parse(sessionStorage.getItem(ACK_KEY) ?? '[]') as string[]),
 });
+/** Per container: total events/s of the last 60 frames (sparklines). Replaced per frame. */
+export const rateHistory = shallowRef(new Map<string, number[]>());
 /** Newest first. A shallowRef: the array is replaced per batch, not deep-watched per alert. */
 export const alerts = shallowRef<Alert[]>([]);
 export const containers = shallowRef(new Map<string, Container>());
@@ -126,6 +130,12 @@ export function connect(): void {
           const lost = Object.values(s.collector?.plugins ?? {}).reduce((n, p) => n + p.lost, 0);
           state.statsHistory.push([Date.parse(s.at) / 1000, s.collector?.events.total ?? 0, lost]);
           if (state.statsHistory.length > 300) state.statsHistory.shift();
+          const next = new Map<string, number[]>();
+          for (const [id, a] of Object.entries(s.activity ?? {})) {
+            const total = Object.values(a.rates).reduce((x, y) => x + y, 0);
+            next.set(id, [...(rateHistory.value.get(id) ?? []).slice(-59), total]);
+          }
+          rateHistory.value = next;
         }
       },
     }),
@@ -137,6 +147,7 @@ export function disconnect(): void {
   streams = [];
   alerts.value = [];
   containers.value = new Map();
+  rateHistory.value = new Map();
   state.stats = null;
   state.features = null;
   state.statsHistory = [];

@@ -91,15 +91,21 @@ describe('web console in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'alerts.png') });
   });
 
-  it('lists a new container in the Containers view as it starts', async () => {
+  it('lists a new container in the Containers view as it starts, with event rates, CPU and memory', async () => {
     await page.click('[data-test=nav-containers]');
     const name = testName('console-list');
     names.push(name);
     const startedAt = Date.now();
-    await runContainer(name, 'sleep 600');
-    await page.waitForSelector(`[data-test=container-row][data-name="${name}"]`, { timeout: 10_000 });
+    // Busy on purpose: its file opens and processes show as event rates, plugin-resources' sample as memory.
+    await runContainer(name, 'while true; do cat /etc/hostname > /dev/null; sleep 0.2; done');
+    const row = `[data-test=container-row][data-name="${name}"]`;
+    await page.waitForSelector(row, { timeout: 10_000 });
     console.log(`[measured] console: container row ${Date.now() - startedAt} ms after the container was started`);
-    expect(await page.textContent(`[data-test=container-row][data-name="${name}"]`)).toContain('running');
+    expect(await page.textContent(row)).toContain('running');
+    await page.waitForSelector(`${row} [data-test=rates]:has-text("file")`, { timeout: 10_000 });
+    // resource.usage comes one interval (5 s) after the container is first seen.
+    await page.waitForSelector(`${row} [data-test=memory]:has-text("MiB")`, { timeout: 20_000 });
+    expect(await page.textContent(`${row} [data-test=cpu]`)).toMatch(/\d %/);
     await page.screenshot({ path: join(SHOTS, 'containers.png') });
   });
 
