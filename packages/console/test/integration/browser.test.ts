@@ -6,6 +6,7 @@
  * features; in Network a bad banned pair gets its error at the field, a good one added in the page
  * bans the traffic between two containers (alert, flows matrix) and is removed again; in Rules an
  * uploaded rules file with a bad condition gets its line-numbered error and changes nothing.
+ * After the agent restarts, the page reconnects by itself and shows new alerts.
  * Screenshots of each view go to .cache/console-screenshots/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,7 @@ let url: string;
 let token: string;
 let browser: Browser;
 let page: Page;
+let state: string;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser tests need Debian's chromium package (bash scripts/setup.sh installs it)`);
@@ -33,7 +35,7 @@ beforeAll(async () => {
   }
   await ensureImage();
   mkdirSync(SHOTS, { recursive: true });
-  const state = tempDir();
+  state = tempDir();
   cli = new CliProcess(['run', '--format', 'ndjson', '--status', 'never', '--state-dir', state, '--api-port', '0']);
   await cli.apiUrl();
   url = String((await cli.waitFor('stderr', (l) => l.json?.msg === 'web console', 10_000)).json!.url);
@@ -191,5 +193,22 @@ describe('web console in Chromium', () => {
 
     await page.click('[data-test=nav-alerts]');
     await page.waitForSelector(`[data-test=alert-row][data-rule="Traffic between banned containers"]:is([data-container="${a}"], [data-container="${b}"])`, { timeout: 10_000 });
+  });
+
+  it('reconnects by itself after the agent restarts, and shows the next alert', async () => {
+    const port = new URL(url).port;
+    await cli.stop();
+    await expect.poll(() => page.textContent('[data-test=live]'), { timeout: 10_000 }).toContain('reconnecting');
+    // Same state directory (same token file) and port: what a restarted agent looks like.
+    cli = new CliProcess(['run', '--format', 'ndjson', '--status', 'never', '--state-dir', state, '--api-port', port]);
+    await cli.apiUrl();
+    await expect.poll(() => page.textContent('[data-test=live]'), { timeout: 20_000 }).toContain('live');
+    expect(await page.isVisible('[data-test=nav-alerts]')).toBe(true);
+
+    const name = testName('console-again');
+    names.push(name);
+    const r = spawnSync('docker', ['run', '--rm', '--network', 'none', '--name', name, IMAGE, 'cat', '/etc/shadow'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    await page.waitForSelector(`[data-test=alert-row][data-container="${name}"][data-rule="Read sensitive file"]`, { timeout: 10_000 });
   });
 });
