@@ -20,6 +20,8 @@ export interface Alert {
   process: { pid: number; comm: string; exe: string; argv: string[]; ppid: number };
   evidence: Array<Record<string, unknown>>;
   details?: Record<string, unknown>;
+  /** ISO time it was acknowledged (by any console), when it was. */
+  acknowledged?: string;
   [k: string]: unknown;
 }
 
@@ -56,7 +58,6 @@ export interface Stats {
 
 /** Most alerts kept in the page; the agent keeps its own window (GET /v1/alerts). */
 const MAX_ALERTS = 20_000;
-const ACK_KEY = 'boxwatch.acked';
 
 export const state = reactive({
   alertsConnected: false,
@@ -66,7 +67,6 @@ export const state = reactive({
   features: null as Array<{ name: string; status: string; detail: string }> | null,
   /** Stats history (newest last) for charts: [time s, events total, lost total]. */
   statsHistory: [] as Array<[number, number, number]>,
-  acked: new Set<string>(JSON.parse(sessionStorage.getItem(ACK_KEY) ?? '[]') as string[]),
 });
 /** Per container: total events/s of the last 60 frames (sparklines). Replaced per frame. */
 export const rateHistory = shallowRef(new Map<string, number[]>());
@@ -96,9 +96,9 @@ function flush(): void {
   alerts.value = next.length > MAX_ALERTS ? next.slice(0, MAX_ALERTS) : next;
 }
 
-export function acknowledge(id: string): void {
-  state.acked.add(id);
-  sessionStorage.setItem(ACK_KEY, JSON.stringify([...state.acked]));
+/** Acknowledge in the agent; the alert comes back over the stream marked, to every console. */
+export async function acknowledge(id: string): Promise<void> {
+  queueAlert(await request<Alert>(`/v1/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST' }));
 }
 
 let streams: StreamHandle[] = [];

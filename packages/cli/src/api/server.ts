@@ -238,6 +238,12 @@ function registerAlertRoutes(api: FastifyInstance, alerts: AlertStore): void {
     return reply.type('application/json').send(toJSON(alerts.query({ limit: 1000, ...parsed.data })));
   });
 
+  api.post<{ Params: { id: string } }>('/v1/alerts/:id/ack', async (req, reply) => {
+    const acked = alerts.acknowledge(req.params.id);
+    if (!acked) return reply.code(404).send({ error: 'Not Found', field: 'id', message: `no retained alert '${req.params.id}'` });
+    return reply.type('application/json').send(toJSON(acked));
+  });
+
   /** Server-Sent Events: one `event: alert` per alert (and per count update), same filters as /v1/alerts. */
   api.get('/v1/alerts/stream', async (req, reply) => {
     const parsed = alertQuerySchema.safeParse(req.query ?? {});

@@ -88,8 +88,12 @@ describe('web console in Chromium', () => {
     expect(evidence).toContain('/etc/shadow');
     expect(await page.textContent('[data-test=evidence-process]')).toContain('cat');
     expect(await page.textContent('[data-test=evidence-cmdline]')).toContain('cat /etc/shadow');
+    // Acknowledged in the agent: the API has it, and the stream brings it back to the page.
     await page.click('[data-test=ack]');
-    expect(await page.textContent('[data-test=ack]')).toContain('acknowledged');
+    await page.waitForSelector('[data-test=ack]:has-text("acknowledged")', { timeout: 10_000 });
+    const id = await page.getAttribute(row, 'data-id');
+    const retained = (await (await fetch(`${url}v1/alerts?container=${name}`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ id: string; acknowledged?: string }>;
+    expect(retained.find((a) => a.id === id)?.acknowledged).toMatch(/^\d{4}-/);
     await page.screenshot({ path: join(SHOTS, 'alerts.png') });
   });
 
