@@ -17,8 +17,9 @@ fi
 # addon embeds (packages/core/scripts/build-libbpf.sh); gcc/g++-aarch64-linux-gnu: the arm64
 # prebuild; bpftool: layout generation; docker.io + busybox-static: the test containers; maven + a JRE: the local Kafka;
 # gcc + libc6-dev: the evaluation's static helper tools; bpftrace: the benchmark's comparison;
-# qemu-system-x86 + debootstrap + kmod + cpio + xz-utils: the kernel matrix (scripts/vm/).
-PACKAGES=(clang llvm libbpf-dev cargo autoconf automake autopoint libtool flex bison gettext gawk pkg-config gcc-aarch64-linux-gnu g++-aarch64-linux-gnu bpftool docker.io busybox-static iproute2 make gcc g++ libc6-dev python3 maven default-jre-headless bpftrace qemu-system-x86 debootstrap kmod cpio xz-utils)
+# qemu-system-x86 + debootstrap + kmod + cpio + xz-utils: the kernel matrix (scripts/vm/);
+# chromium: the web console's browser tests (playwright-core drives it; no browser download).
+PACKAGES=(clang llvm libbpf-dev cargo autoconf automake autopoint libtool flex bison gettext gawk pkg-config gcc-aarch64-linux-gnu g++-aarch64-linux-gnu bpftool docker.io busybox-static iproute2 make gcc g++ libc6-dev python3 maven default-jre-headless bpftrace qemu-system-x86 debootstrap kmod cpio xz-utils chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 # A JDK/JRE may come from elsewhere (e.g. a preinstalled Temurin): do not insist on Debian's.

@@ -16,6 +16,8 @@ import type { Registry } from 'prom-client';
 import { PRIORITIES } from '@boxwatch/detector';
 import type { AlertStore } from '../runtime/alert-store.js';
 import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
+import { registerConsoleStream, serveConsole } from './console.js';
+import { registerRulesRoutes } from './rules.js';
 
 export interface ControlApiOptions {
   token: string;
@@ -117,19 +119,22 @@ export async function buildControlApi(opts: ControlApiOptions): Promise<FastifyI
       return reply.type(opts.metrics.contentType).send(text);
     });
 
-    api.get('/v1/stats', async (_req, reply) => {
-      const body = {
-        ...(opts.collector ? { collector: opts.collector.stats() } : {}),
-        ...(opts.detector ? { detector: opts.detector.stats(), learning: progressView(opts.detector) } : {}),
-        ...(opts.extraStats ? opts.extraStats() : {}),
-      };
-      return reply.type('application/json').send(toJSON(body));
+    const statsBody = () => ({
+      ...(opts.collector ? { collector: opts.collector.stats() } : {}),
+      ...(opts.detector ? { detector: opts.detector.stats(), learning: progressView(opts.detector) } : {}),
+      ...(opts.extraStats ? opts.extraStats() : {}),
     });
+    api.get('/v1/stats', async (_req, reply) => reply.type('application/json').send(toJSON(statsBody())));
 
     if (opts.collector) registerAgentRoutes(api, opts.collector, opts.cnetworkRules ?? new CNetworkRuleService(null, opts.collector.logger));
     if (opts.alerts) registerAlertRoutes(api, opts.alerts);
     registerEnforceRoutes(api, opts.enforce ?? null);
+    // The web console's stream (agent and run: it needs the containers).
+    const collector = opts.collector;
+    if (collector) registerConsoleStream(api, { collector, stats: statsBody, containers: () => containerViews(collector) }, toJSON);
+    if (opts.detector) registerRulesRoutes(api, opts.detector, badRequest);
   });
+  if (opts.collector) await serveConsole(app);
   return app;
 }
 
@@ -221,12 +226,14 @@ function registerAgentRoutes(api: FastifyInstance, collector: Collector, rules: 
     return remove(parsed.data.id, reply);
   });
 
-  api.get('/v1/containers', async (_req, reply) => {
-    const list = collector.containers.list().map((info) => {
-      const d = collector.containers.details(info.id);
-      return { ...info, pid: d?.pid ?? null, ips: d?.ips ?? [], cgroupId: d?.cgroupId ?? null, running: d?.running ?? true };
-    });
-    return reply.type('application/json').send(toJSON(list));
+  api.get('/v1/containers', async (_req, reply) => reply.type('application/json').send(toJSON(containerViews(collector))));
+}
+
+/** GET /v1/containers' items (also the console's container snapshot). */
+function containerViews(collector: Collector) {
+  return collector.containers.list().map((info) => {
+    const d = collector.containers.details(info.id);
+    return { ...info, pid: d?.pid ?? null, ips: d?.ips ?? [], cgroupId: d?.cgroupId ?? null, running: d?.running ?? true };
   });
 }
 
@@ -271,6 +278,12 @@ function registerAlertRoutes(api: FastifyInstance, alerts: AlertStore): void {
     const parsed = alertQuerySchema.safeParse(req.query ?? {});
     if (!parsed.success) return zodFail(reply, parsed.error, 'query');
     return reply.type('application/json').send(toJSON(alerts.query({ limit: 1000, ...parsed.data })));
+  });
+
+  api.post<{ Params: { id: string } }>('/v1/alerts/:id/ack', async (req, reply) => {
+    const acked = alerts.acknowledge(req.params.id);
+    if (!acked) return reply.code(404).send({ error: 'Not Found', field: 'id', message: `no retained alert '${req.params.id}'` });
+    return reply.type('application/json').send(toJSON(acked));
   });
 
   /** Server-Sent Events: one `event: alert` per alert (and per count update), same filters as /v1/alerts. */

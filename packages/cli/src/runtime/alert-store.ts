@@ -29,10 +29,27 @@ export class AlertStore {
     const json = alert.toJSON();
     const id = String(json.id ?? `${this.total}`);
     this.total++;
+    // A re-emission (higher count) is the same alert: it stays acknowledged.
+    const acknowledged = this.byId.get(id)?.acknowledged;
+    if (acknowledged !== undefined) json.acknowledged = acknowledged;
     this.byId.delete(id); // re-insert: most recent last
     this.byId.set(id, json);
     while (this.byId.size > this.capacity) this.byId.delete(this.byId.keys().next().value!);
     for (const l of this.listeners) l(json);
+  }
+
+  /**
+   * Mark a retained alert acknowledged (`acknowledged`: ISO time, kept across its re-emissions) and
+   * send it to the subscribers again so every console sees it. Null when no such alert is retained.
+   */
+  acknowledge(id: string, at = new Date()): EventJSON | null {
+    const json = this.byId.get(id);
+    if (!json) return null;
+    if (json.acknowledged === undefined) {
+      json.acknowledged = at.toISOString();
+      for (const l of this.listeners) l(json);
+    }
+    return json;
   }
 
   /** Newest first. */

@@ -3,6 +3,7 @@ import type { Collector, Logger } from '@boxwatch/core';
 import type { Detector } from '@boxwatch/detector';
 import { buildControlApi } from '../api/server.js';
 import { createMetrics } from '../api/metrics.js';
+import { consoleBuilt } from '../api/console.js';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource } from '../config/load.js';
 import { resolveToken } from './token.js';
@@ -35,5 +36,10 @@ export async function startApi(config: BoxwatchConfig, source: ConfigSource, par
   const addr = app.server.address();
   const where = typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr);
   logger.info({ listen: `http://${where}`, token: origin.startsWith('generated:') ? `generated into ${origin.slice(10)}` : origin }, 'control API listening');
+  // The console comes with the agent part (agent, run); its URL never carries the token.
+  if (parts.collector) {
+    if (consoleBuilt()) logger.info({ url: `http://${where}/` }, 'web console');
+    else logger.warn({ package: '@boxwatch/console' }, 'web console not served: its assets are not built (npm run build -w packages/console)');
+  }
   return app;
 }

@@ -58,3 +58,22 @@ describe('status line pieces', () => {
     expect(formatDuration(400)).toBe('0s');
   });
 });
+
+describe('AlertStore acknowledge', () => {
+  it('marks a retained alert once, tells the subscribers, and keeps it across re-emissions', () => {
+    const s = new AlertStore(10);
+    const got: Array<{ id: string; acknowledged: unknown }> = [];
+    s.subscribe({}, (a) => got.push({ id: String(a.id), acknowledged: a.acknowledged }));
+    s.add(alert('1', 'A', 'notice', 'web', '2026-01-01T00:00:00Z'));
+    expect(s.acknowledge('nope')).toBeNull();
+    expect(s.acknowledge('1', new Date('2026-01-01T00:00:10Z'))?.acknowledged).toBe('2026-01-01T00:00:10.000Z');
+    expect(s.acknowledge('1', new Date('2026-01-01T00:00:20Z'))?.acknowledged).toBe('2026-01-01T00:00:10.000Z');
+    s.add(alert('1', 'A', 'notice', 'web', '2026-01-01T00:00:30Z', 2));
+    expect(got).toEqual([
+      { id: '1', acknowledged: undefined },
+      { id: '1', acknowledged: '2026-01-01T00:00:10.000Z' },
+      { id: '1', acknowledged: '2026-01-01T00:00:10.000Z' },
+    ]);
+    expect(s.query()[0]).toMatchObject({ id: '1', count: 2, acknowledged: '2026-01-01T00:00:10.000Z' });
+  });
+});
