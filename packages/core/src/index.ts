@@ -24,5 +24,5 @@ export { containerIdFromCgroupName } from './containers/cgroup-name.js';
 export { Collector, type ManagedContainerSource, type CollectorOptions, type CollectorEvents, type CollectorStats, type PluginState } from './collector.js';
 export { NdjsonSink, PrettySink, type StreamSinkOptions } from './sinks/ndjson.js';
 export { NoopSink } from './sinks/noop.js';
-export { ReorderBuffer, eventTimeKey } from './reorder.js';
+export { ReorderBuffer, EventTimeKeys } from './reorder.js';
 export { BackgroundStartSink, type BackgroundStartOptions } from './sinks/background-start.js';

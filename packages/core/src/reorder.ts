@@ -95,10 +95,30 @@ export class ReorderBuffer<T> {
 }
 
 /**
- * Ordering key of an event: its wall-clock ms plus the sub-millisecond part of the kernel
- * timestamp, so events of the same millisecond keep their kernel order.
+ * Ordering keys of events on one time line per host, in ms (fractions allowed), for ReorderBuffer.
+ *
+ * A kernel event (ts > 0) is ordered by its kernel timestamp: its key is ts mapped to wall-clock ms
+ * through an offset fixed per host (anchored on that host's first event), so keys follow kernel
+ * order exactly. Deriving the key from the event's wall-clock `time` instead is not monotonic in ts:
+ * that time is truncated to the ms and converted with an offset the collector refreshes, so an exec
+ * and the exit 300 µs after it could swap. A host whose wall clock stepped (the key drifted more
+ * than REANCHOR_MS from the event's time) is anchored again. Events not made by the kernel (ts 0)
+ * are keyed by their time.
  */
-export function eventTimeKey(event: { time: Date; ts: bigint }): number {
-  const ms = event.time.getTime();
-  return event.ts === 0n ? ms : ms + Number(event.ts % 1_000_000n) / 1e6;
+export class EventTimeKeys {
+  private static readonly REANCHOR_MS = 100;
+  private readonly offsets = new Map<string, number>();
+
+  /** The key of `event`; bind it (`(e) => keys.key(e)`) to hand it to a ReorderBuffer. */
+  key(event: { time: Date; ts: bigint; host: string }): number {
+    const ms = event.time.getTime();
+    if (event.ts === 0n) return ms;
+    const kernelMs = Number(event.ts) / 1e6;
+    let offset = this.offsets.get(event.host);
+    if (offset === undefined || Math.abs(kernelMs + offset - ms) > EventTimeKeys.REANCHOR_MS) {
+      offset = ms - kernelMs;
+      this.offsets.set(event.host, offset);
+    }
+    return kernelMs + offset;
+  }
 }

@@ -13,7 +13,7 @@
  * the `process.exec` that followed it, and rules correlating the two would miss. Events are held
  * for `reorderMs` and released oldest first.
  */
-import { emptySinkStats, eventTimeKey, ReorderBuffer, type IEvent, type Sink, type SinkStats } from '@boxwatch/core';
+import { emptySinkStats, EventTimeKeys, ReorderBuffer, type IEvent, type Sink, type SinkStats } from '@boxwatch/core';
 import type { Detector } from '@boxwatch/detector';
 
 export interface DetectorSinkOptions {
@@ -44,7 +44,8 @@ export class DetectorSink implements Sink {
   ) {
     this.maxQueue = options.maxQueue ?? 200_000;
     this.sliceMs = options.sliceMs ?? 20;
-    this.reorder = new ReorderBuffer<IEvent>(eventTimeKey, options.reorderMs ?? 50);
+    const keys = new EventTimeKeys();
+    this.reorder = new ReorderBuffer<IEvent>((e) => keys.key(e), options.reorderMs ?? 50);
   }
 
   write(event: IEvent): void {

@@ -122,9 +122,11 @@ export class ProcessTable {
         if (typeof childPid === 'number' && childPid > 0) {
           const child: ProcEntry = { ...parent, pid: childPid, ppid: parent.pid, argv: parent.argv, outbound_peers: [...parent.outbound_peers], known: true };
           // The child's own events can arrive before its fork (each plugin drains its own ring
-          // buffer): keep what they taught us rather than overwrite it with the parent's copy.
+          // buffer): keep what they taught us rather than overwrite it with the parent's copy. An entry
+          // with an exec or fork of its own cannot be the child's (those come in the fork's own ring
+          // buffer, after it): it is an earlier process with this pid whose exit was lost.
           const early = this.procs.get(childPid);
-          if (early) {
+          if (early && !early.known) {
             child.has_outbound_connection ||= early.has_outbound_connection;
             child.outbound_peers = [...new Set([...child.outbound_peers, ...early.outbound_peers])].slice(-8);
             child.created_memfd ||= early.created_memfd;

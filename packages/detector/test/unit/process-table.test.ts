@@ -46,3 +46,23 @@ describe('ProcessTable exe and name', () => {
     expect(t.get(100)).toMatchObject({ exe: '/tmp/x', name: 'x' });
   });
 });
+
+describe('ProcessTable fork of a reused pid', () => {
+  const fork = (parent: number, child: number) => ev('process.fork', { child_pid: child, ppid: 1 }, { pid: parent, comm: 'httpd' });
+
+  it('a forked child is its parent\'s copy, not the earlier process that had its pid and whose exit was lost', () => {
+    const t = new ProcessTable();
+    t.observe(procExec({ filename: '/bin/sed', exe: '/bin/busybox', argv: ['sed', 's/a/b/'] }, 200));
+    t.observe(procExec({ filename: '/bin/httpd', exe: '/bin/busybox', argv: ['httpd', '-f'] }, 300));
+    t.observe(fork(300, 200));
+    expect(t.get(200)).toMatchObject({ name: 'httpd', argv: ['httpd', '-f'], ppid: 300 });
+  });
+
+  it('keeps what the child\'s own events taught before its fork arrived (another plugin\'s ring buffer)', () => {
+    const t = new ProcessTable();
+    t.observe(procExec({ filename: '/bin/httpd', exe: '/bin/busybox', argv: ['httpd', '-f'] }, 300));
+    t.observe(ev('net.connect', { daddr: '10.1.2.3', dport: 80 }, { pid: 200, comm: 'httpd' }));
+    t.observe(fork(300, 200));
+    expect(t.get(200)).toMatchObject({ name: 'httpd', has_outbound_connection: true, outbound_peers: ['10.1.2.3:80'] });
+  });
+});
