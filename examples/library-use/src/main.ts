@@ -1,6 +1,7 @@
 /**
  * boxwatch as a library: start plugins with the Collector, subscribe to the typed event bus and react
- * in your own code, and run the detector in-process. Events are narrowed by `type` to the typed event
+ * in your own code, and run the detector in-process (through a DetectorSink: it merges the plugins'
+ * ring buffers back into kernel order, which the detector's process context needs). Events are narrowed by `type` to the typed event
  * of each plugin, so `e.path` and `e.flags.write` are checked by the compiler.
  *
  *   node dist/main.js [seconds]
@@ -9,19 +10,18 @@ import { Collector, type IEvent } from '@boxwatch/core';
 import { FileOpenPlugin, type FileOpenEvent } from '@boxwatch/plugin-fileopen';
 import { SyscallPlugin } from '@boxwatch/plugin-syscall';
 import { CNetworkPlugin, type NetConnectEvent } from '@boxwatch/plugin-cnetwork';
-import { Detector } from '@boxwatch/detector';
+import { Detector, DetectorSink } from '@boxwatch/detector';
 
 const isFileOpen = (e: IEvent): e is FileOpenEvent => e.type === 'file.open';
 const isConnect = (e: IEvent): e is NetConnectEvent => e.type === 'net.connect';
 
-const collector = new Collector({ plugins: [new SyscallPlugin(), new FileOpenPlugin(), new CNetworkPlugin()], handleSignals: true });
 const detector = new Detector({ models: false }); // default rules only
+const collector = new Collector({ plugins: [new SyscallPlugin(), new FileOpenPlugin(), new CNetworkPlugin()], sinks: [new DetectorSink(detector)], handleSignals: true });
 
 const where = (e: IEvent) => (e.container ? (e.container.name ?? e.container.id?.slice(0, 12) ?? 'unresolved container') : 'host');
 collector.on('event', (e) => {
   if (isFileOpen(e) && e.container && e.flags.write) console.log(JSON.stringify({ kind: 'write', container: where(e), comm: e.comm, path: e.path, fs: e.fs }));
   else if (isConnect(e)) console.log(JSON.stringify({ kind: 'connect', container: where(e), to: `${e.daddr}:${e.dport}`, peer: e.peer_container?.name ?? null }));
-  detector.ingest(e);
 });
 // Alerts are typed (AlertEvent from @boxwatch/detector): rule, priority and message need no cast.
 detector.on('alert', (a) => console.log(JSON.stringify({ kind: 'alert', rule: a.rule ?? a.model, priority: a.priority, container: where(a), message: a.message })));

@@ -1,8 +1,9 @@
 export { Detector, type DetectorOptions, type DetectorEvents, type DetectorStats, type LearningProgress } from './detector.js';
+export { DetectorSink, type DetectorSinkOptions } from './detector-sink.js';
 export { RuleEngine, defaultRulesPath, type RuleEngineOptions, type RuleSource } from './rules/engine.js';
 export { RuleSet, compileRuleSet, type CompiledRule } from './rules/ruleset.js';
 export { parseRuleText, PRIORITIES, normalisePriority, type Priority, type ParsedFile } from './rules/loader.js';
-export { EVENT_FIELDS, PROC_FIELDS } from './rules/fields.js';
+export { EVENT_FIELDS, HEADER_FIELDS, PROC_FIELDS } from './rules/fields.js';
 export { ProcessTable, type ProcEntry } from './context/process-table.js';
 export { ModelSet, imageKey, MODEL_FILE_VERSION, type ModelOptions, type ModelsJSON, type ImageProgress, type KernelSequenceNote, type KernelSequenceStats } from './models/model-set.js';
 export { KernelStideModel, KernelStideBridge, kernelKeysOf, kernelNgramKey, KERNEL_STIDE_EVENT_TYPES, type KernelSequenceControl } from './models/kernel-stide.js';

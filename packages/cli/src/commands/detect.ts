@@ -3,9 +3,8 @@
  * with the same group split the partitions; events are keyed by host+container so a container's state
  * stays on one detector). Alerts go to stdout, Kafka `<prefix>.alerts`, GET /v1/alerts and the SSE stream.
  */
-import { DetectorSink } from '../runtime/detector-sink.js';
 import { createLogger, type Sink } from '@boxwatch/core';
-import { AlertPrinter } from '@boxwatch/detector';
+import { AlertPrinter, DetectorSink } from '@boxwatch/detector';
 import { EVENT_FAMILIES, KafkaSink, KafkaSource } from '@boxwatch/sink-kafka';
 import type { LoadedConfig } from '../config/load.js';
 import { createManagedDetector } from '../runtime/detector.js';

@@ -4,7 +4,7 @@
  * --format ndjson); a status line and the first-run learning progress are drawn on stderr.
  */
 import { Collector, createLogger, type ContainerInfo } from '@boxwatch/core';
-import { AlertPrinter, type AlertEvent } from '@boxwatch/detector';
+import { AlertPrinter, DetectorSink, type AlertEvent } from '@boxwatch/detector';
 import type { LoadedConfig } from '../config/load.js';
 import { createConfiguredPlugins, enforcePlugin, kernelSequencePlugin } from '../runtime/plugins.js';
 import { EnforceAlertSink } from '../runtime/enforce-alerts.js';
@@ -13,7 +13,6 @@ import { AlertStore } from '../runtime/alert-store.js';
 import { StatusLine, formatDuration } from '../runtime/status-line.js';
 import { startApi } from '../runtime/api.js';
 import { shutdown, waitForStop } from '../runtime/lifecycle.js';
-import { DetectorSink } from '../runtime/detector-sink.js';
 import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
 
 export async function run({ config, source }: LoadedConfig): Promise<void> {

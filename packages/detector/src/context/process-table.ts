@@ -67,6 +67,8 @@ export class ProcessTable {
   private readonly frozen = new Set<string>();
   private readonly maxProcesses: number;
   private readonly maxWrittenFiles: number;
+  /** The stream has process.exec events: they, not syscall.execve, say what a process runs. */
+  private processExecSeen = false;
 
   constructor(options: ProcessTableOptions = {}) {
     this.maxProcesses = options.maxProcesses ?? 65_536;
@@ -92,6 +94,11 @@ export class ProcessTable {
       case 'syscall.execve':
       case 'syscall.execveat': {
         if (typeof e.ret === 'number' && e.ret < 0) return this.entryFor(event);
+        // In kernel order a syscall.execve (stamped at syscall entry) comes before the process.exec of
+        // the same exec: it is the caller asking for the program. The process.exec that follows says
+        // what runs (the kernel's exe, the new comm); only a stream without them learns it from here.
+        if (event.type === 'process.exec') this.processExecSeen = true;
+        else if (this.processExecSeen) return this.entryFor(event);
         const entry = this.entryFor(event);
         const filename = String(e.filename ?? '');
         const argv = Array.isArray(e.argv) ? (e.argv as string[]) : [];
@@ -166,6 +173,11 @@ export class ProcessTable {
         if (typeof e.ret !== 'number' || e.ret >= 0) entry.created_memfd = true;
         return entry;
       }
+      case 'syscall.count':
+      case 'net.flow':
+        // Reports drained after the fact (a counter interval, a flow's bytes), often after the
+        // process exited: making an entry for them would keep dead processes until evicted.
+        return this.procs.get(event.pid) ?? null;
       default:
         return event.pid > 0 ? this.entryFor(event) : null;
     }

@@ -97,6 +97,8 @@ const KERNEL_MODE_CHECK_MARGIN_MS = 1000;
 
 export class ModelSet {
   private readonly profiles = new Map<string, ImageProfile>();
+  /** The stream has process.exec events (see observe). */
+  private processExecSeen = false;
   private readonly frequency: FrequencyModel;
   private readonly stide: StideModel;
   private readonly resource: ResourceModel;
@@ -163,6 +165,16 @@ export class ModelSet {
         return;
       case 'process.exit':
         if (event.pid === event.tid) this.stide.forgetThread(event.tid);
+        return;
+      case 'process.exec':
+        this.processExecSeen = true;
+        observeNovelty(p.novelty, event, phase, report);
+        return;
+      case 'syscall.execve':
+      case 'syscall.execveat':
+        // The process.exec of the same exec follows (see ProcessTable): report the program from it,
+        // with the process that runs it; only a stream without process.exec learns from these.
+        if (!this.processExecSeen) observeNovelty(p.novelty, event, phase, report);
         return;
       default:
         observeNovelty(p.novelty, event, phase, report);

@@ -5,6 +5,7 @@
  * the same activity, in its own new container — that must raise none of the rule's alerts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { EVENT_FIELDS, HEADER_FIELDS } from '@boxwatch/detector';
 import { Containers, alertsIn, ensureImage, startPipeline, waitFor, waitForAlert, waitForEvent, type Pipeline } from './harness.js';
 import type { IEvent } from '@boxwatch/core';
 
@@ -231,5 +232,23 @@ describe('ordinary container life raises no rule alert', () => {
     await waitFor('two log rotations', () => p.events.filter((e) => e.type === 'process.exec' && e.container?.name === box && ((e as IEvent & { argv?: string[] }).argv?.[0] === 'gzip')).length >= 2);
     await new Promise((r) => setTimeout(r, 700)); // as nearMiss: other rings, alert name wait
     expect(alertsIn(p, box).map((a) => `${a.rule}: ${a.message}`)).toEqual([]);
+  });
+});
+
+describe('the rules\' field list', () => {
+  // Runs last: every event the suite's containers made, decoded from the real kernel.
+  test('knows every field of every event type the plugins emitted (a rule on it is accepted at load)', () => {
+    const unknown = new Set<string>();
+    const types = new Set<string>();
+    for (const e of p.events) {
+      types.add(e.type);
+      const known = EVENT_FIELDS[e.type];
+      for (const field of Object.keys(e.toJSON())) {
+        if (field === 'schema' || HEADER_FIELDS.includes(field)) continue;
+        if (!known?.includes(field)) unknown.add(`${e.type}.${field}`);
+      }
+    }
+    expect(types.size).toBeGreaterThan(25);
+    expect([...unknown].sort()).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Real pipeline for detector integration tests: the syscall, fileopen and cnetwork plugins started by
- * core's Collector (kernel features probed with probeFeatures()), a Detector fed from
- * collector.on('event'), and busybox test containers named `bwtest-det-<role>-<random>`.
+ * core's Collector (kernel features probed with probeFeatures()), a Detector fed the way `boxwatch run`
+ * feeds it (a DetectorSink: plugins' ring buffers merged back into kernel order), and busybox test
+ * containers named `bwtest-det-<role>-<random>`.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -10,7 +11,7 @@ import { Collector, probeFeatures, silentLogger, type IEvent } from '@boxwatch/c
 import { SyscallPlugin, type SyscallPluginOptions } from '@boxwatch/plugin-syscall';
 import { FileOpenPlugin } from '@boxwatch/plugin-fileopen';
 import { CNetworkPlugin } from '@boxwatch/plugin-cnetwork';
-import { Detector, type AlertEvent, type DetectorOptions } from '@boxwatch/detector';
+import { Detector, DetectorSink, type AlertEvent, type DetectorOptions } from '@boxwatch/detector';
 
 const run = promisify(execFile);
 
@@ -94,8 +95,25 @@ export interface Pipeline {
   collector: Collector;
   detector: Detector;
   alerts: AlertEvent[];
+  /** Events of the test containers in the order the detector ingested them (its alerts already raised). */
   events: IEvent[];
   close(): Promise<void>;
+}
+
+/** A Detector that records what it ingests, after ingesting it. */
+class RecordingDetector extends Detector {
+  constructor(
+    options: DetectorOptions,
+    private readonly accept: (e: IEvent) => boolean,
+    private readonly seen: IEvent[],
+  ) {
+    super(options);
+  }
+
+  override ingest(event: IEvent): void {
+    if (this.accept(event)) super.ingest(event);
+    if (event.container?.name?.startsWith('bwtest-det-')) this.seen.push(event);
+  }
 }
 
 export async function startPipeline(
@@ -105,19 +123,17 @@ export async function startPipeline(
   accept: (e: IEvent) => boolean = () => true,
 ): Promise<Pipeline> {
   const features = await probeFeatures();
+  const events: IEvent[] = [];
+  const detector = new RecordingDetector({ flushIntervalMs: 0, ...detectorOptions }, accept, events);
+  const sink = new DetectorSink(detector);
   const collector = new Collector({
     plugins: [new SyscallPlugin({ drainIntervalMs: 1000, ...syscall }), new FileOpenPlugin(), new CNetworkPlugin({ flowIntervalMs: 1000 })],
+    sinks: [sink],
     features,
     logger: silentLogger,
   });
-  const detector = new Detector({ flushIntervalMs: 0, ...detectorOptions });
   const alerts: AlertEvent[] = [];
-  const events: IEvent[] = [];
   detector.on('alert', (a) => alerts.push(a));
-  collector.on('event', (e) => {
-    if (e.container?.name?.startsWith('bwtest-det-')) events.push(e);
-    if (accept(e)) detector.ingest(e);
-  });
   await collector.start();
   const states = collector.pluginStates();
   // Every plugin must be running: a test against a plugin that silently failed would prove nothing.

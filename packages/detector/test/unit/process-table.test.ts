@@ -31,19 +31,29 @@ describe('ProcessTable exe and name', () => {
     expect(t.get(100)).toMatchObject({ exe: '/usr/lib/cgi-bin/run.sh', name: 'run.sh' });
   });
 
-  it('without a kernel exe (exe: null, or only syscall.execve) the path exec\'d is the exe', () => {
+  it('without a kernel exe (exe: null) the path exec\'d is the exe; a stream of syscall.execve only says the same', () => {
     const t = new ProcessTable();
     t.observe(procExec({ filename: '/usr/bin/curl', exe: null, argv: ['curl'] }));
     expect(t.get(100)).toMatchObject({ exe: '/usr/bin/curl', name: 'curl' });
-    t.observe(execve('/usr/bin/wget', ['wget']));
-    expect(t.get(100)).toMatchObject({ exe: '/usr/bin/wget', name: 'wget' });
+    const only = new ProcessTable();
+    only.observe(execve('/usr/bin/wget', ['wget']));
+    expect(only.get(100)).toMatchObject({ exe: '/usr/bin/wget', name: 'wget', argv: ['wget'] });
   });
 
   it('a later exec of another file replaces the kernel exe', () => {
     const t = new ProcessTable();
     t.observe(procExec({ filename: '/bin/sh', exe: '/bin/busybox', argv: ['sh'] }));
-    t.observe(execve('/tmp/x', ['x']));
+    t.observe(procExec({ filename: '/tmp/x', exe: '/tmp/x', argv: ['x'] }));
     expect(t.get(100)).toMatchObject({ exe: '/tmp/x', name: 'x' });
+  });
+
+  it('in kernel order the syscall.execve (stamped at entry, the caller\'s comm) comes first: the process.exec after it says what runs', () => {
+    const t = new ProcessTable();
+    t.observe(procExec({ filename: '/bin/sh', exe: '/bin/busybox', argv: ['sh'] }));
+    t.observe(ev('syscall.execve', { filename: '/bin/mkdir', argv: ['mkdir', '/tmp/d'], ret: 0 }, { pid: 100, comm: 'sh' }));
+    expect(t.get(100)).toMatchObject({ name: 'sh', argv: ['sh'], comm: 'x' });
+    t.observe(ev('process.exec', { filename: '/bin/mkdir', exe: '/bin/busybox', interpreter: null, argv: ['mkdir', '/tmp/d'], argv_truncated: false, ppid: 1, uid: 0, ns_pid: 7, tty: 0 }, { pid: 100, comm: 'mkdir' }));
+    expect(t.get(100)).toMatchObject({ exe: '/bin/busybox', name: 'mkdir', comm: 'mkdir', argv: ['mkdir', '/tmp/d'] });
   });
 });
 
@@ -64,5 +74,17 @@ describe('ProcessTable fork of a reused pid', () => {
     t.observe(ev('net.connect', { daddr: '10.1.2.3', dport: 80 }, { pid: 200, comm: 'httpd' }));
     t.observe(fork(300, 200));
     expect(t.get(200)).toMatchObject({ name: 'httpd', has_outbound_connection: true, outbound_peers: ['10.1.2.3:80'] });
+  });
+});
+
+describe('ProcessTable reports made after the fact', () => {
+  it('a syscall.count or net.flow of a process that exited does not bring it back', () => {
+    const t = new ProcessTable();
+    t.observe(procExec({ filename: '/bin/ls', exe: '/bin/busybox', argv: ['ls'] }, 400));
+    expect(t.observe(ev('syscall.count', { syscall: 'read', count: 3, interval_ms: 1000 }, { pid: 400, comm: 'ls' }))).toMatchObject({ name: 'ls' });
+    t.observe(ev('process.exit', { exit_code: 0, signal: 0, core_dumped: false }, { pid: 400, comm: 'ls' }));
+    expect(t.observe(ev('syscall.count', { syscall: 'read', count: 3, interval_ms: 1000 }, { pid: 400, comm: 'ls' }))).toBeNull();
+    expect(t.observe(ev('net.flow', { proto: 'tcp', bytes_sent: 1 }, { pid: 400, comm: 'ls' }))).toBeNull();
+    expect(t.size).toBe(0);
   });
 });

@@ -1,5 +1,8 @@
 /**
- * Feeds the in-process detector from the Collector as a bounded queue drained in time slices.
+ * The way to feed a Detector from live event streams (a Collector's plugins, Kafka topics): a Sink
+ * (`new Collector({ sinks: [new DetectorSink(detector)] })`, or `write(event)` from a consumer) that
+ * puts events back in kernel order and hands them to the detector as a bounded queue drained in
+ * time slices.
  *
  * Why not call detector.ingest() straight from the event bus: ingest runs the rules (CEL) and models
  * synchronously, ~10-25 µs per event. Called inside the ring-buffer drain, a busy host (measured here: a
@@ -14,7 +17,7 @@
  * for `reorderMs` and released oldest first.
  */
 import { emptySinkStats, EventTimeKeys, ReorderBuffer, type IEvent, type Sink, type SinkStats } from '@boxwatch/core';
-import type { Detector } from '@boxwatch/detector';
+import type { Detector } from './detector.js';
 
 export interface DetectorSinkOptions {
   /** Most events waiting for the detector (default 200,000). */

@@ -1,7 +1,7 @@
 /**
- * The in-process detector's feed keeps each process's history in the order the kernel made it:
- * real syscall + fileopen plugins, the real DetectorSink (it merges the plugins' ring buffers by
- * time), a real Detector, and a `docker run --rm` container that runs a few hundred short programs.
+ * The detector's feed keeps each process's history in the order the kernel made it: the real
+ * plugins, the real DetectorSink (it merges the plugins' ring buffers by time), a real Detector (the
+ * harness pipeline), and a `docker run --rm` container that runs a thousand short programs.
  *
  * A process's own events come from one thread, so the kernel timestamps them in order; the detector
  * must see that order, and a child's events after the fork that made it. When it did not (the merge
@@ -9,43 +9,21 @@
  * an exit could come before the exec it followed: the process table then kept the dead program and
  * handed it to the next process given the same pid, so a forked httpd child was named `sed`.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Collector, probeFeatures, silentLogger, type IEvent } from '@boxwatch/core';
-import { SyscallPlugin } from '@boxwatch/plugin-syscall';
-import { FileOpenPlugin } from '@boxwatch/plugin-fileopen';
-import { Detector } from '@boxwatch/detector';
-import { DetectorSink } from '../../src/runtime/detector-sink.js';
-import { ensureBuilt, ensureImage, IMAGE, removeContainers, testName, until } from '../harness.js';
+import type { IEvent } from '@boxwatch/core';
+import { Containers, ensureImage, startPipeline, waitFor, type Pipeline } from './harness.js';
 
-class RecordingDetector extends Detector {
-  readonly seen: IEvent[] = [];
-  override ingest(event: IEvent): void {
-    if (event.container?.name?.startsWith('bwtest-cli-order-')) this.seen.push(event);
-    super.ingest(event);
-  }
-}
-
-const names: string[] = [];
-let collector: Collector;
-let detector: RecordingDetector;
-let sink: DetectorSink;
+let p: Pipeline;
+const boxes = new Containers();
 
 beforeAll(async () => {
-  ensureBuilt();
   await ensureImage();
-  detector = new RecordingDetector({ flushIntervalMs: 0 });
-  sink = new DetectorSink(detector);
-  collector = new Collector({ plugins: [new SyscallPlugin(), new FileOpenPlugin()], sinks: [sink], features: await probeFeatures(), logger: silentLogger });
-  await collector.start();
-  expect(collector.pluginStates().map((s) => `${s.name}:${s.state}`)).toEqual(['syscall:running', 'fileopen:running']);
+  p = await startPipeline({ models: false });
 });
 
 afterAll(async () => {
-  await removeContainers(names);
-  await collector?.stop();
-  await detector?.close();
+  await boxes.removeAll();
+  await p?.close();
 });
 
 /**
@@ -65,25 +43,24 @@ function processHistories(events: IEvent[]): IEvent[][] {
   };
   for (const e of events) {
     if (e.type === 'process.fork') add((e as unknown as { child_pid: number }).child_pid, e, true);
-    else if (e.pid === e.tid) add(e.pid, e, false);
+    // syscall.count is a per-process aggregate stamped when its interval is drained, after the fact.
+    else if (e.pid === e.tid && e.type !== 'syscall.count') add(e.pid, e, false);
   }
   return all;
 }
 
 describe('DetectorSink', () => {
   it('hands the detector every process\'s events in kernel order, across the plugins\' ring buffers', async () => {
-    const name = testName('order');
-    names.push(name);
     // 1200 processes, each a fork, file opens and an exit within a ms or two (`ls` also an exec;
     // busybox sh runs cat and head as applets in the forked child).
-    await promisify(execFile)('docker', ['run', '--rm', '--name', name, '--network', 'none', IMAGE, 'sh', '-c', 'i=0; while [ $i -lt 400 ]; do ls / >/dev/null; cat /etc/passwd >/dev/null; head -n 1 /etc/group >/dev/null; i=$((i+1)); done']);
-    await until(() => detector.seen.filter((e) => e.type === 'process.exit').length >= 1200, 20_000, 'the exits of the container\'s processes');
-    await sink.flush();
+    const { name, code } = await boxes.run('order', ['--network', 'none'], ['sh', '-c', 'i=0; while [ $i -lt 400 ]; do ls / >/dev/null; cat /etc/passwd >/dev/null; head -n 1 /etc/group >/dev/null; i=$((i+1)); done']);
+    expect(code).toBe(0);
+    const mine = () => p.events.filter((e) => e.container?.name === name);
+    await waitFor('the exits of the container\'s processes', () => mine().filter((e) => e.type === 'process.exit').length >= 1200);
 
-    const histories = processHistories(detector.seen);
     let checked = 0;
     const outOfOrder: string[] = [];
-    for (const list of histories) {
+    for (const list of processHistories(mine())) {
       const pid = list.at(-1)!.pid;
       for (let i = 1; i < list.length; i++) {
         if (list[i]!.ts < list[i - 1]!.ts) outOfOrder.push(`pid ${pid}: ${list[i - 1]!.type} then ${list[i]!.type} ${list[i - 1]!.ts - list[i]!.ts} ns earlier`);
@@ -97,6 +74,6 @@ describe('DetectorSink', () => {
     }
     expect(outOfOrder.slice(0, 5)).toEqual([]);
     expect(checked).toBeGreaterThanOrEqual(1200);
-    expect(detector.seen.some((e) => e.type === 'file.open')).toBe(true);
+    expect(mine().some((e) => e.type === 'file.open')).toBe(true);
   });
 });

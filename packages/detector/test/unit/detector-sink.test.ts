@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEvent, type EventHeader, type IEvent } from '@boxwatch/core';
-import type { Detector } from '@boxwatch/detector';
-import { DetectorSink } from '../../src/runtime/detector-sink.js';
+import { DetectorSink, type Detector } from '@boxwatch/detector';
 
 const header = (ms: number, tsNs: bigint): EventHeader => ({ time: new Date(ms), ts: tsNs, host: 'h', container: null, cgroupId: 0n, pid: 1, tid: 1, comm: 'sh' });
 
