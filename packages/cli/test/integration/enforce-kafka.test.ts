@@ -102,7 +102,11 @@ describe('agent --policy → Kafka → detect', () => {
       return events >= 1 ? events : null;
     }, 10_000, 'the agent counted its enforce event');
     expect(agentEnforce).toBe(1);
-    await until(async () => (await get<{ enforceAlerts: { received: number } }>(`${detectApi}/v1/stats`, detectToken)).enforceAlerts.received === 1, 20_000, 'detect received the enforce event');
+    const received = await until(async () => {
+      const n = (await get<{ enforceAlerts: { received: number } }>(`${detectApi}/v1/stats`, detectToken)).enforceAlerts.received;
+      return n >= 1 ? n : null;
+    }, 20_000, 'detect received the enforce event');
+    expect(received).toBe(1);
     const listed = await get<Array<{ rule: string; container: { name: string } }>>(`${detectApi}/v1/alerts?rule=${encodeURIComponent(rule)}`, detectToken);
     expect(listed).toHaveLength(1);
     expect(listed[0]!.container.name).toBe(victim);
