@@ -28,7 +28,7 @@ const sinkSchema = z
   .object({
     ...connectionShape,
     clientId: z.string().min(1).default('boxwatch-agent'),
-    /** Topics are `<topicPrefix>.syscall`, `.file`, `.net`, `.process`, `.resource`, `.alerts`. */
+    /** Topics are `<topicPrefix>.syscall`, `.file`, `.net`, `.process`, `.resource`, `.enforce`, `.alerts`. */
     topicPrefix: z.string().regex(KAFKA_TOPIC_NAME, 'only letters, digits, ".", "_" and "-"').max(200).default('boxwatch'),
     /** Create missing topics on start (with `partitions` partitions). */
     createTopics: z.boolean().default(true),

@@ -12,7 +12,7 @@ const sourceSchema = z
     /** Consumers with the same groupId split the partitions between them. */
     groupId: z.string().min(1),
     topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('boxwatch'),
-    /** Event families to read (`syscall`, `file`, `net`, `process`, `resource`, `alert`); all by default. */
+    /** Event families to read (`syscall`, `file`, `net`, `process`, `resource`, `enforce`, `alert`); all by default. */
     families: z.array(z.string().regex(/^[A-Za-z0-9_-]+$/)).min(1).optional(),
     /** Explicit topic names; overrides topicPrefix/families. */
     topics: z.array(z.string().min(1)).min(1).optional(),

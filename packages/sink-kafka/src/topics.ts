@@ -5,7 +5,7 @@ import { containerKey, type IEvent } from '@boxwatch/core';
  * read (and pay for) syscall counters. The family is the first dotted segment of the event type
  * (`net.flow` → `net`); alerts go to `<prefix>.alerts`.
  */
-export const EVENT_FAMILIES = ['syscall', 'file', 'net', 'process', 'resource', 'alert'] as const;
+export const EVENT_FAMILIES = ['syscall', 'file', 'net', 'process', 'resource', 'enforce', 'alert'] as const;
 export type EventFamily = (typeof EVENT_FAMILIES)[number];
 
 /** Topic name suffix of each family (`alert` is plural on the wire: the topic holds many alerts). */
@@ -15,6 +15,7 @@ const SUFFIX: Record<EventFamily, string> = {
   net: 'net',
   process: 'process',
   resource: 'resource',
+  enforce: 'enforce',
   alert: 'alerts',
 };
 

@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import bearerAuth from '@fastify/bearer-auth';
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { isBoxwatchError, type Collector } from '@boxwatch/core';
+import { isBoxwatchError, silentLogger, type Collector } from '@boxwatch/core';
 import type { Detector } from '@boxwatch/detector';
 import type { CNetworkPlugin } from '@boxwatch/plugin-cnetwork';
 import { parsePoliciesOrThrow, type EnforcePlugin, type Policy } from '@boxwatch/plugin-enforce';
@@ -16,6 +16,7 @@ import type { Registry } from 'prom-client';
 import { PRIORITIES } from '@boxwatch/detector';
 import type { AlertStore } from '../runtime/alert-store.js';
 import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
+import { EnforcePolicyService } from '../runtime/enforce-policies.js';
 import { registerConsoleStream, serveConsole } from './console.js';
 import { registerRulesRoutes } from './rules.js';
 
@@ -31,6 +32,8 @@ export interface ControlApiOptions {
   cnetworkRules?: CNetworkRuleService | null;
   /** The enforce plugin when enforcement is on: /v1/enforce/policies. */
   enforce?: EnforcePlugin | null;
+  /** API policies with their persisted store (default: in memory only). */
+  enforcePolicies?: EnforcePolicyService | null;
 }
 
 /** JSON with bigint as decimal strings (cgroup ids, kernel timestamps). */
@@ -128,7 +131,7 @@ export async function buildControlApi(opts: ControlApiOptions): Promise<FastifyI
 
     if (opts.collector) registerAgentRoutes(api, opts.collector, opts.cnetworkRules ?? new CNetworkRuleService(null, opts.collector.logger));
     if (opts.alerts) registerAlertRoutes(api, opts.alerts);
-    registerEnforceRoutes(api, opts.enforce ?? null);
+    registerEnforceRoutes(api, opts.enforce ?? null, opts.enforcePolicies ?? new EnforcePolicyService(null, opts.collector?.logger ?? silentLogger));
     // The web console's stream (agent and run: it needs the containers).
     const collector = opts.collector;
     if (collector) registerConsoleStream(api, { collector, stats: statsBody, containers: () => containerViews(collector) }, toJSON);
@@ -242,13 +245,13 @@ function containerViews(collector: Collector) {
  * application/yaml): all its policies are added or none; a bad one is refused with the error
  * naming `request:line: field` and the policies in force stay as they were.
  */
-function registerEnforceRoutes(api: FastifyInstance, enforce: EnforcePlugin | null): void {
+function registerEnforceRoutes(api: FastifyInstance, enforce: EnforcePlugin | null, saved: EnforcePolicyService): void {
   const off = (reply: FastifyReply) =>
     reply.code(404).send({ error: 'Not Found', message: 'enforcement is off in this process: start it with --policy FILE or enforce.enabled: true' });
 
   api.get('/v1/enforce/policies', async (_req, reply) => {
     if (!enforce) return off(reply);
-    return { variant: enforce.variantName(), denyEnforcedAs: enforce.denyDegraded() ? 'kill' : 'deny', policies: enforce.policies() };
+    return { variant: enforce.variantName(), denyEnforcedAs: enforce.denyDegraded() ? 'kill' : 'deny', policies: saved.list(enforce) };
   });
 
   api.post('/v1/enforce/policies', async (req, reply) => {
@@ -257,19 +260,26 @@ function registerEnforceRoutes(api: FastifyInstance, enforce: EnforcePlugin | nu
     let policies: Policy[];
     try {
       policies = parsePoliciesOrThrow(req.body, 'request');
-      enforce.addPolicies(policies);
+      saved.add(enforce, policies);
     } catch (err) {
+      if (isBoxwatchError(err, 'ERR_STATE')) return reply.code(500).send({ error: 'Internal Server Error', message: err.message });
       if (!isBoxwatchError(err, 'ERR_CONFIG')) throw err;
       const status = /already loaded/.test(err.message) ? 409 : 400;
       return reply.code(status).send({ error: status === 409 ? 'Conflict' : 'Bad Request', field: err.field ?? 'body', ...(err.line ? { line: err.line } : {}), message: err.message });
     }
-    return reply.code(201).send({ added: policies.map((p) => p.name), policies: enforce.policies() });
+    return reply.code(201).send({ added: policies.map((p) => p.name), policies: saved.list(enforce) });
   });
 
   api.delete<{ Params: { name: string } }>('/v1/enforce/policies/:name', async (req, reply) => {
     if (!enforce) return off(reply);
-    if (!enforce.removePolicy(req.params.name)) return reply.code(404).send({ error: 'Not Found', field: 'name', message: `no policy '${req.params.name}'` });
-    return { removed: req.params.name, policies: enforce.policies() };
+    let removed: ReturnType<EnforcePolicyService['remove']>;
+    try {
+      removed = saved.remove(enforce, req.params.name);
+    } catch (err) {
+      return reply.code(500).send({ error: 'Internal Server Error', message: `cannot save the policy file: ${(err as Error).message}; the policy was not removed` });
+    }
+    if (!removed) return reply.code(404).send({ error: 'Not Found', field: 'name', message: `no policy '${req.params.name}'` });
+    return { ...removed, policies: saved.list(enforce) };
   });
 }
 

@@ -10,6 +10,7 @@ import { createConfiguredPlugins, enforcePlugin, kernelSequencePlugin } from '..
 import { startApi } from '../runtime/api.js';
 import { shutdown, waitForStop } from '../runtime/lifecycle.js';
 import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
+import { EnforcePolicyService } from '../runtime/enforce-policies.js';
 
 /** Kafka options from the config; a field the sink/source rejects is reported at its place in the file. */
 export function kafkaOptions<T>(config: BoxwatchConfig, source: ConfigSource, extra: 'sink' | 'source', build: (o: Record<string, unknown>) => T, base: Record<string, unknown>): T {
@@ -28,9 +29,11 @@ export function kafkaOptions<T>(config: BoxwatchConfig, source: ConfigSource, ex
 
 export async function agent({ config, source }: LoadedConfig): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
-  const plugins = createConfiguredPlugins(config, source);
-  // Before anything loads: a corrupt rule file stops the start with its name and the problem.
+  // Before anything loads: a corrupt store of API policies or rules stops the start with its
+  // name and the problem, and nothing else in the state directory has been written.
+  const savedPolicies = EnforcePolicyService.open(config, logger.child({ component: 'enforce-policies' }));
   const cnetworkRules = CNetworkRuleService.open(config, logger.child({ component: 'cnetwork-rules' }));
+  const plugins = createConfiguredPlugins(config, source, savedPolicies);
   if (kernelSequencePlugin(plugins)) {
     logger.warn(
       { plugin: 'syscall', initialMode: kernelSequencePlugin(plugins)!.options.kernelSequence!.initialMode },
@@ -52,7 +55,7 @@ export async function agent({ config, source }: LoadedConfig): Promise<void> {
   await cnetworkRules?.restoreInto(collector);
   let api = null;
   try {
-    api = await startApi(config, source, { collector, cnetworkRules, enforce: enforcePlugin(plugins) }, logger);
+    api = await startApi(config, source, { collector, cnetworkRules, enforce: enforcePlugin(plugins), enforcePolicies: savedPolicies }, logger);
   } catch (err) {
     await collector.stop();
     throw err;

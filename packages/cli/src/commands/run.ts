@@ -14,12 +14,15 @@ import { StatusLine, formatDuration } from '../runtime/status-line.js';
 import { startApi } from '../runtime/api.js';
 import { shutdown, waitForStop } from '../runtime/lifecycle.js';
 import { CNetworkRuleService } from '../runtime/cnetwork-rules.js';
+import { EnforcePolicyService } from '../runtime/enforce-policies.js';
 
 export async function run({ config, source }: LoadedConfig): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
-  const plugins = createConfiguredPlugins(config, source);
-  // Before anything loads: a corrupt rule file stops the start with its name and the problem.
+  // Before anything loads: a corrupt store of API policies or rules stops the start with its
+  // name and the problem, and nothing else in the state directory has been written.
+  const savedPolicies = EnforcePolicyService.open(config, logger.child({ component: 'enforce-policies' }));
   const cnetworkRules = CNetworkRuleService.open(config, logger.child({ component: 'cnetwork-rules' }));
+  const plugins = createConfiguredPlugins(config, source, savedPolicies);
   // In-kernel STIDE filtering (pluginOptions.syscall.sequence: kernel): the detector drives the
   // kernel's per-image mode and known n-grams from each image's learning phase.
   const kernelSequence = kernelSequencePlugin(plugins);
@@ -58,7 +61,7 @@ export async function run({ config, source }: LoadedConfig): Promise<void> {
 
   let api = null;
   try {
-    api = await startApi(config, source, { collector, detector, alerts, cnetworkRules, enforce }, logger);
+    api = await startApi(config, source, { collector, detector, alerts, cnetworkRules, enforce, enforcePolicies: savedPolicies }, logger);
   } catch (err) {
     await collector.stop();
     await managed.close();

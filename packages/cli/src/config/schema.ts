@@ -33,13 +33,13 @@ export const configSchema = z
       .default({}),
     /**
      * In-kernel enforcement (docs/enforcement.md): policy files loaded at start. Off by default:
-     * the enforce plugin runs only with a policy file or `enabled: true` (then policies can be
-     * added through the control API).
+     * the enforce plugin runs only with a policy file, `enabled: true` (then policies can be
+     * added through the control API) or policies saved by the API in `<stateDir>/enforce-policies.yaml`.
      */
     enforce: z
       .object({
         policies: z.array(z.string().min(1)).default([]),
-        /** Run the enforce plugin without policy files (default: only when policies are given). */
+        /** Run the enforce plugin without policy files; false: off, saved API policies unread (default: when there are policies). */
         enabled: z.boolean().optional(),
       })
       .strict()

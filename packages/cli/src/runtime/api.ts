@@ -10,6 +10,7 @@ import { resolveToken } from './token.js';
 import type { AlertStore } from './alert-store.js';
 import type { CNetworkRuleService } from './cnetwork-rules.js';
 import type { EnforcePlugin } from '@boxwatch/plugin-enforce';
+import type { EnforcePolicyService } from './enforce-policies.js';
 
 export interface ApiParts {
   collector?: Collector;
@@ -20,6 +21,8 @@ export interface ApiParts {
   cnetworkRules?: CNetworkRuleService | null;
   /** The enforce plugin when enforcement is on (routes /v1/enforce/policies). */
   enforce?: EnforcePlugin | null;
+  /** Where API-added policies are saved (default: in memory only). */
+  enforcePolicies?: EnforcePolicyService | null;
 }
 
 /** Resolve the token (refusing empty/short ones), build the routes for what runs, listen. Null when api.enabled is false. */

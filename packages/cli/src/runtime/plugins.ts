@@ -5,13 +5,14 @@ import { EnforcePlugin, loadPolicyFile } from '@boxwatch/plugin-enforce';
 import { createPlugin } from '../plugins.js';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource } from '../config/load.js';
+import type { EnforcePolicyService } from './enforce-policies.js';
 
 /**
  * Build the configured plugins. A plugin rejecting its options is a config error pointing at
  * `pluginOptions.<plugin>.<field>` in the file, not a stack trace.
  */
-export function createConfiguredPlugins(config: BoxwatchConfig, source: ConfigSource): Userspace[] {
-  const enforce = createEnforcePlugin(config);
+export function createConfiguredPlugins(config: BoxwatchConfig, source: ConfigSource, saved: EnforcePolicyService | null = null): Userspace[] {
+  const enforce = createEnforcePlugin(config, saved);
   const plugins = config.plugins.map((name) => {
     const options = config.pluginOptions[name] ?? undefined;
     try {
@@ -30,14 +31,16 @@ export function createConfiguredPlugins(config: BoxwatchConfig, source: ConfigSo
 }
 
 /**
- * The enforce plugin when enforcement is on (a policy file, or enforce.enabled), else null: no
- * policy, no program in the kernel. Every file is read and checked before anything loads; a bad
- * one stops the start with `file:line: field`.
+ * The enforce plugin when enforcement is on (a policy file, enforce.enabled, or policies saved
+ * through the API), else null: no policy, no program in the kernel. Every file is read and
+ * checked before anything loads; a bad one stops the start with `file:line: field`. The saved API
+ * policies are in the plugin from the start, so they act on the first containers it selects.
  */
-export function createEnforcePlugin(config: BoxwatchConfig): EnforcePlugin | null {
+export function createEnforcePlugin(config: BoxwatchConfig, saved: EnforcePolicyService | null = null): EnforcePlugin | null {
   const { policies: files, enabled } = config.enforce;
-  if (!(enabled ?? files.length > 0)) return null;
-  return new EnforcePlugin({ policies: files.flatMap((f) => loadPolicyFile(resolve(f))) });
+  if (!(enabled ?? (files.length > 0 || (saved?.saved ?? 0) > 0))) return null;
+  const fromFiles = files.flatMap((f) => loadPolicyFile(resolve(f)));
+  return new EnforcePlugin({ policies: saved ? saved.startPolicies(fromFiles) : fromFiles });
 }
 
 /** The running configuration's enforce plugin, or null when enforcement is off. */

@@ -19,7 +19,7 @@ describe('KafkaSink against a real broker', () => {
     const meta = await admin.fetchTopicMetadata({ topics: topicsFor(prefix) });
     await admin.disconnect();
     expect(meta.topics.map((t) => t.name).sort()).toEqual(
-      ['alerts', 'file', 'net', 'process', 'resource', 'syscall'].map((s) => `${prefix}.${s}`).sort(),
+      ['alerts', 'enforce', 'file', 'net', 'process', 'resource', 'syscall'].map((s) => `${prefix}.${s}`).sort(),
     );
     for (const t of meta.topics) expect(t.partitions).toHaveLength(3);
   });

@@ -85,7 +85,7 @@ describe('source options', () => {
 
   it('reads every family topic by default, or the families asked for', () => {
     expect(new KafkaSource({ ...base, groupId: 'g', topicPrefix: 'bw' }).topics).toEqual([
-      'bw.syscall', 'bw.file', 'bw.net', 'bw.process', 'bw.resource', 'bw.alerts',
+      'bw.syscall', 'bw.file', 'bw.net', 'bw.process', 'bw.resource', 'bw.enforce', 'bw.alerts',
     ]);
     expect(new KafkaSource({ ...base, groupId: 'g', topicPrefix: 'bw', families: ['net', 'alert'] }).topics).toEqual(['bw.net', 'bw.alerts']);
   });
