@@ -22,6 +22,8 @@ export interface DetectorOptions {
   rules?: readonly (string | RuleSource)[];
   /** Rule names switched off at run time from the start (see RuleEngine.setEnabled); kept across reloads. */
   disabledRules?: readonly string[];
+  /** Called with the new run-time disabled set before a switch takes effect (persistence); a throw cancels the switch. */
+  saveDisabledRules?: (disabled: readonly string[]) => void;
   /** Reload rule files on change (default false). */
   watchRules?: boolean;
   /** Learned models (default on). */
@@ -98,12 +100,14 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
   /** Rule alerts waiting for their container's name. */
   private readonly held = new Set<Promise<void>>();
   private heldTotal = 0;
+  private readonly saveDisabledRules: ((disabled: readonly string[]) => void) | undefined;
 
   constructor(options: DetectorOptions = {}) {
     super();
     this.logger = options.logger ?? silentLogger;
     this.containers = options.containers;
     this.nameWaitMs = options.nameWaitMs ?? 500;
+    this.saveDisabledRules = options.saveDisabledRules;
     this.table = new ProcessTable(options.processTable);
     for (const f of options.frozen ?? []) this.table.freeze(f);
     const sources = options.rules ?? [defaultRulesPath()];
@@ -218,10 +222,11 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
 
   /**
    * Switch a rule off or on for every event ingested after the call (RuleEngine.setEnabled: only
-   * rules their file enables; ERR_NOT_FOUND / ERR_STATE otherwise). `persist` receives the new
-   * run-time disabled set first; when it throws nothing changes. ERR_STATE when rules are off.
+   * rules their file enables; ERR_NOT_FOUND / ERR_STATE otherwise). `persist` (default: the
+   * `saveDisabledRules` option) receives the new run-time disabled set first; when it throws
+   * nothing changes. ERR_STATE when rules are off.
    */
-  setRuleEnabled(name: string, enabled: boolean, persist?: (disabled: readonly string[]) => void): RuleSet {
+  setRuleEnabled(name: string, enabled: boolean, persist = this.saveDisabledRules): RuleSet {
     if (!this.engine) throw new BoxwatchError('ERR_STATE', 'rules are off in this detector', { field: 'name' });
     return this.engine.setEnabled(name, enabled, persist);
   }

@@ -13,8 +13,6 @@ import { RuleSwitchStore, ruleSwitchesPath } from './rule-switches.js';
 export interface ManagedDetector {
   detector: Detector;
   modelsFile: string | null;
-  /** Rules switched off through the API, saved under the state directory. */
-  ruleSwitches: RuleSwitchStore;
   /** True when models were loaded from a previous run (no learning period then, for known images). */
   resumed: boolean;
   save(): Promise<void>;
@@ -86,7 +84,6 @@ export async function createManagedDetector(config: BoxwatchConfig, source: Conf
   return {
     detector,
     modelsFile,
-    ruleSwitches,
     resumed,
     save,
     async close() {

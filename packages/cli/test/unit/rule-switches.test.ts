@@ -76,7 +76,11 @@ describe('POST /v1/rules/:name/enable|disable', () => {
 
   async function setup(stateDir = dir()) {
     const rulesFile = join(stateDir, 'extra.yaml');
-    writeFileSync(rulesFile, `- rule: Off in file\n  desc: x\n  condition: evt.type == 'file.open' && evt.path == '/x'\n  output: "x"\n  priority: notice\n  enabled: false\n`);
+    writeFileSync(
+      rulesFile,
+      `- rule: Off in file\n  desc: x\n  condition: evt.type == 'file.open' && evt.path == '/x'\n  output: "x"\n  priority: notice\n  enabled: false\n` +
+        `- rule: Write /tmp 100% of the time?\n  desc: x\n  condition: evt.type == 'file.open' && evt.path == '/y'\n  output: "y"\n  priority: notice\n`,
+    );
     const store = RuleSwitchStore.load(join(stateDir, RULE_SWITCHES_FILE));
     detector = new Detector({ rules: [defaultRulesPath(), rulesFile], models: false, flushIntervalMs: 0, disabledRules: store.names(), saveDisabledRules: (n) => store.save(n) });
     app = await buildControlApi({ token: TOKEN, detector, metrics: new Registry() });
@@ -117,6 +121,13 @@ describe('POST /v1/rules/:name/enable|disable', () => {
     expect(fileOff.body.message).toMatch(/disabled in its rule file \(enabled: false\)/);
     expect(store.names()).toEqual([]);
     expect(detector!.rules!.runtimeDisabled.size).toBe(0);
+  });
+
+  it('names with slashes, percent signs and question marks work URL-encoded', async () => {
+    const { call, store } = await setup();
+    const name = 'Write /tmp 100% of the time?';
+    expect(await call('POST', `/v1/rules/${encodeURIComponent(name)}/disable`)).toMatchObject({ status: 200, body: { name, enabled: false, setBy: 'api' } });
+    expect(store.names()).toEqual([name]);
   });
 
   it('a state file that cannot be written: 500, the rule stays as it was', async () => {
