@@ -20,6 +20,10 @@ import { ResponseHook, type ResponseOptions, type ResponseStats } from './respon
 export interface DetectorOptions {
   /** Rule files or inline sources; default: the shipped default rules. `[]` disables rules. */
   rules?: readonly (string | RuleSource)[];
+  /** Rule names switched off at run time from the start (see RuleEngine.setEnabled); kept across reloads. */
+  disabledRules?: readonly string[];
+  /** Called with the new run-time disabled set before a switch takes effect (persistence); a throw cancels the switch. */
+  saveDisabledRules?: (disabled: readonly string[]) => void;
   /** Reload rule files on change (default false). */
   watchRules?: boolean;
   /** Learned models (default on). */
@@ -96,12 +100,14 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
   /** Rule alerts waiting for their container's name. */
   private readonly held = new Set<Promise<void>>();
   private heldTotal = 0;
+  private readonly saveDisabledRules: ((disabled: readonly string[]) => void) | undefined;
 
   constructor(options: DetectorOptions = {}) {
     super();
     this.logger = options.logger ?? silentLogger;
     this.containers = options.containers;
     this.nameWaitMs = options.nameWaitMs ?? 500;
+    this.saveDisabledRules = options.saveDisabledRules;
     this.table = new ProcessTable(options.processTable);
     for (const f of options.frozen ?? []) this.table.freeze(f);
     const sources = options.rules ?? [defaultRulesPath()];
@@ -111,6 +117,7 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
         : new RuleEngine({
             sources,
             watch: options.watchRules ?? false,
+            ...(options.disabledRules ? { disabled: options.disabledRules } : {}),
             logger: this.logger,
             onLoad: (set, errors) => queueMicrotask(() => this.emit('rulesLoaded', { rules: set.rules.length, errors })),
           });
@@ -211,6 +218,17 @@ export class Detector extends (EventEmitter as new () => TypedEmitter<DetectorEv
 
   frozen(): string[] {
     return this.table.frozenKeys();
+  }
+
+  /**
+   * Switch a rule off or on for every event ingested after the call (RuleEngine.setEnabled: only
+   * rules their file enables; ERR_NOT_FOUND / ERR_STATE otherwise). `persist` (default: the
+   * `saveDisabledRules` option) receives the new run-time disabled set first; when it throws
+   * nothing changes. ERR_STATE when rules are off.
+   */
+  setRuleEnabled(name: string, enabled: boolean, persist = this.saveDisabledRules): RuleSet {
+    if (!this.engine) throw new BoxwatchError('ERR_STATE', 'rules are off in this detector', { field: 'name' });
+    return this.engine.setEnabled(name, enabled, persist);
   }
 
   /** Reload rule files now (also happens on file change with `watchRules`). */

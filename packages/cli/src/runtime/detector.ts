@@ -8,6 +8,7 @@ import { Detector, defaultRulesPath, type KernelSequenceControl } from '@boxwatc
 import type { ContainerResolver, Logger } from '@boxwatch/core';
 import type { BoxwatchConfig } from '../config/schema.js';
 import type { ConfigSource } from '../config/load.js';
+import { RuleSwitchStore, ruleSwitchesPath } from './rule-switches.js';
 
 export interface ManagedDetector {
   detector: Detector;
@@ -31,8 +32,13 @@ export interface ManagedDetectorOptions {
 
 export async function createManagedDetector(config: BoxwatchConfig, source: ConfigSource, logger: Logger, extra: ManagedDetectorOptions = {}): Promise<ManagedDetector> {
   const d = config.detector;
+  // Before the detector exists: a corrupt file stops the start, and the saved switches hold from
+  // the first event on.
+  const ruleSwitches = RuleSwitchStore.load(ruleSwitchesPath(config));
   const detector = new Detector({
     rules: ruleFiles(config),
+    disabledRules: ruleSwitches.names(),
+    saveDisabledRules: (names) => ruleSwitches.save(names),
     watchRules: d.watchRules,
     models: d.models ? { learning: { learnMs: d.learnMinutes * 60_000 } } : false,
     ...(extra.kernelSequence ? { kernelSequence: extra.kernelSequence } : {}),
@@ -40,6 +46,14 @@ export async function createManagedDetector(config: BoxwatchConfig, source: Conf
     logger: logger.child({ component: 'detector' }),
   });
   for (const e of detector.ruleErrors) logger.warn({ file: e.file, line: e.line }, e.message);
+  if (ruleSwitches.names().length > 0) {
+    const set = detector.rules;
+    const known = new Set(set?.loaded.map((r) => r.name));
+    const missing = ruleSwitches.names().filter((n) => !known.has(n));
+    logger.info({ file: ruleSwitches.file, disabled: ruleSwitches.names().filter((n) => known.has(n)) }, 'rules switched off through the API stay off');
+    // Kept, so that the rule is off again if its file brings it back; the API can forget them.
+    if (missing.length > 0) logger.warn({ file: ruleSwitches.file, rules: missing }, 'rules switched off through the API are not in the loaded rules; kept');
+  }
   const modelsFile = d.models ? (d.modelsFile ?? join(config.stateDir, 'models.json')) : null;
   let resumed = false;
   if (modelsFile && existsSync(modelsFile)) {

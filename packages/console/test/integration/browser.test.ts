@@ -5,13 +5,14 @@
  * evidence, a new container appears in the Containers view, Health shows the plugins and kernel
  * features; in Network a bad banned pair gets its error at the field, a good one added in the page
  * bans the traffic between two containers (alert, flows matrix) and is removed again; in Rules an
- * uploaded rules file with a bad condition gets its line-numbered error and changes nothing.
+ * uploaded rules file with a bad condition gets its line-numbered error and changes nothing, and
+ * a rule's toggle switches it off and on in the agent (and shows the agent's refusal when it has one).
  * After the agent restarts, the page reconnects by itself and shows new alerts.
  * Screenshots of each view go to .cache/console-screenshots/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CliProcess, ensureBuilt, ensureImage, execIn, IMAGE, readToken, removeContainers, ROOT, runContainer, tempDir, testName, until } from '../../../cli/test/harness.js';
@@ -149,6 +150,37 @@ describe('web console in Chromium', () => {
     await page.click('[data-test=lint]');
     expect(await (await page.waitForSelector('[data-test=lint-ok]', { timeout: 10_000 })).textContent()).toContain('Console upload ok');
     expect((await get()).rules.map((r) => r.name)).toEqual(before);
+  });
+
+  it('Rules: the toggle switches a rule off and on through the API, and shows a refusal as it is', async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const apiState = async () => ((await (await fetch(`${url}v1/rules`, { headers })).json()) as { rules: Array<{ name: string; enabled: boolean; setBy: string }> }).rules.find((r) => r.name === 'Read sensitive file');
+    const row = '[data-test=rules] tr[data-rule="Read sensitive file"]';
+    await page.click('[data-test=nav-rules]');
+    await page.waitForSelector(`${row}[data-enabled=true]`, { timeout: 10_000 });
+    expect(await apiState()).toMatchObject({ enabled: true, setBy: 'file' });
+
+    // The agent cannot save the switch (a directory where its state file goes): the page shows
+    // the agent's message and the rule stays on, in the page and in the agent.
+    const stateFile = join(state, 'rules-disabled.json');
+    mkdirSync(stateFile);
+    await page.click(`${row} [data-test=toggle]`);
+    const refusal = await page.waitForSelector(`${row} [data-test=toggle-error]`, { timeout: 10_000 });
+    expect(await refusal.textContent()).toMatch(/cannot save .*rules-disabled\.json.*the rule was not switched/);
+    expect(await page.getAttribute(row, 'data-enabled')).toBe('true');
+    expect(await apiState()).toMatchObject({ enabled: true, setBy: 'file' });
+    rmdirSync(stateFile);
+
+    await page.click(`${row} [data-test=toggle]`);
+    await page.waitForSelector(`${row}[data-enabled=false] [data-test=set-by]:has-text("by API")`, { timeout: 10_000 });
+    expect(await page.isVisible(`${row} [data-test=toggle-error]`)).toBe(false);
+    expect(await apiState()).toMatchObject({ enabled: false, setBy: 'api' });
+    await page.screenshot({ path: join(SHOTS, 'rules-switched-off.png') });
+
+    // On again (the restart test below expects the rule to alert).
+    await page.click(`${row} [data-test=toggle]`);
+    await page.waitForSelector(`${row}[data-enabled=true]`, { timeout: 10_000 });
+    expect(await apiState()).toMatchObject({ enabled: true, setBy: 'file' });
   });
 
   it('Network: field errors, a banned pair added in the page bans real traffic, flows, removal', async () => {

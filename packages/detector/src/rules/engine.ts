@@ -5,7 +5,7 @@
  */
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { silentLogger, type BoxwatchError, type Logger } from '@boxwatch/core';
+import { BoxwatchError, silentLogger, type Logger } from '@boxwatch/core';
 import { parseRuleText, type ParsedFile } from './loader.js';
 import { compileRuleSet, type RuleSet } from './ruleset.js';
 import { configError } from '@boxwatch/core';
@@ -40,6 +40,11 @@ export interface RuleEngineOptions {
   /** Debounce for file-change reloads in ms (editors write files in several steps). */
   reloadDelayMs?: number;
   logger?: Logger;
+  /**
+   * Rule names switched off at run time from the start (e.g. saved by a previous run); applied to
+   * the first compiled set, so no event ever sees them on. Names no file defines are kept.
+   */
+  disabled?: readonly string[];
   /** Called after every (re)load with the problems found (empty when clean). */
   onLoad?: (ruleset: RuleSet, errors: readonly BoxwatchError[]) => void;
 }
@@ -54,10 +59,13 @@ export class RuleEngine {
   private reloadTimer: NodeJS.Timeout | null = null;
   private reloads = 0;
   private closed = false;
+  /** Switched off at run time; survives reloads (it is applied to every compiled set). */
+  private runtimeDisabled: ReadonlySet<string>;
 
   constructor(private readonly options: RuleEngineOptions) {
     this.sources = options.sources.map((s) => (typeof s === 'string' ? { file: s } : s));
     this.logger = options.logger ?? silentLogger;
+    this.runtimeDisabled = new Set(options.disabled ?? []);
     this.ruleset = this.compile();
     if (options.watch) this.startWatching();
   }
@@ -77,6 +85,38 @@ export class RuleEngine {
     this.ruleset = next; // the atomic swap
     this.reloads++;
     return next.errors;
+  }
+
+  /**
+   * Switch a rule off or on at run time, for every event evaluated after the call (the new set is
+   * swapped in with one assignment, like a reload, but nothing is recompiled).
+   *
+   * Only rules their file enables can be switched: a rule `enabled: false` in its file is refused
+   * (ERR_STATE) either way, since the file is where it was turned off. A name the run-time set
+   * holds but no file defines any more (renamed, removed) can be switched on, which just forgets it.
+   * Any other unknown name is ERR_NOT_FOUND naming the rule.
+   *
+   * `persist` gets the new set of names before it takes effect; when it throws, nothing changes.
+   * Returns the set in force afterwards.
+   */
+  setEnabled(name: string, enabled: boolean, persist?: (disabled: readonly string[]) => void): RuleSet {
+    const set = this.ruleset;
+    const loaded = set.loaded.some((r) => r.name === name);
+    if (!loaded && !this.runtimeDisabled.has(name)) {
+      if (set.disabled.includes(name)) {
+        throw new BoxwatchError('ERR_STATE', `rule '${name}' is disabled in its rule file (enabled: false); edit the file to switch it on`, { field: 'name' });
+      }
+      throw new BoxwatchError('ERR_NOT_FOUND', `no rule named '${name}' is loaded`, { field: 'name' });
+    }
+    if (this.runtimeDisabled.has(name) === !enabled) return set;
+    const next = new Set(this.runtimeDisabled);
+    if (enabled) next.delete(name);
+    else next.add(name);
+    persist?.([...next]);
+    this.runtimeDisabled = next;
+    this.ruleset = set.withRuntimeDisabled(next); // the atomic swap
+    this.logger.info({ rule: name, enabled }, enabled ? 'rule switched on' : 'rule switched off');
+    return this.ruleset;
   }
 
   close(): void {
@@ -112,7 +152,7 @@ export class RuleEngine {
       parsed.push(p);
     }
     parsed.unshift({ file: '', items: [], errors: readErrors, unreadable: false });
-    const set = compileRuleSet(parsed);
+    const set = compileRuleSet(parsed, this.runtimeDisabled);
     for (const e of set.errors) this.logger.warn({ code: e.code, file: e.file, line: e.line }, e.message);
     this.logger.info({ rules: set.rules.length, errors: set.errors.length }, 'rules loaded');
     this.options.onLoad?.(set, set.errors);

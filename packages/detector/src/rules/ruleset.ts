@@ -33,20 +33,35 @@ export interface RuleSetCounters {
 const NO_RULES: readonly CompiledRule[] = [];
 
 export class RuleSet {
-  readonly counters: RuleSetCounters = { evaluations: 0, matches: 0 };
+  readonly counters: RuleSetCounters;
+  /** The rules in force: those their file enables, less the ones switched off at run time. */
+  readonly rules: readonly CompiledRule[];
   private readonly byType = new Map<string, readonly CompiledRule[]>();
   private readonly bindings: Bindings;
 
   constructor(
-    /** Enabled, successfully compiled rules in file order. */
-    readonly rules: readonly CompiledRule[],
+    /** Rules their file enables that compiled, in file order. */
+    readonly loaded: readonly CompiledRule[],
     /** Problems found while loading (each names file:line and the rule); those rules are left out. */
     readonly errors: readonly BoxwatchError[],
-    /** Rules present but `enabled: false`. */
+    /** Rules present but `enabled: false` in their file. */
     readonly disabled: readonly string[],
-    builder: BindingsBuilder,
+    private readonly builder: BindingsBuilder,
+    /** Rule names switched off at run time (RuleEngine.setEnabled); may name rules not loaded. */
+    readonly runtimeDisabled: ReadonlySet<string> = new Set(),
+    counters?: RuleSetCounters,
   ) {
     this.bindings = builder.create();
+    this.rules = runtimeDisabled.size === 0 ? loaded : loaded.filter((r) => !runtimeDisabled.has(r.name));
+    this.counters = counters ?? { evaluations: 0, matches: 0 };
+  }
+
+  /**
+   * The same compiled rules with another run-time disabled set. Nothing is recompiled and the
+   * counters carry on: switching a rule is not a reload.
+   */
+  withRuntimeDisabled(names: ReadonlySet<string>): RuleSet {
+    return new RuleSet(this.loaded, this.errors, this.disabled, this.builder, names, this.counters);
   }
 
   /** Rules that can match an event type (computed once per type, then cached). */
@@ -94,7 +109,7 @@ function conditionErrorToConfig(err: unknown, what: string, field: string, file:
  * Compile the items of several files, in order (a later file may use the lists and macros of an earlier
  * one, as in Falco). Never throws for a bad item: it is reported in `errors` and skipped.
  */
-export function compileRuleSet(files: readonly ParsedFile[]): RuleSet {
+export function compileRuleSet(files: readonly ParsedFile[], runtimeDisabled: ReadonlySet<string> = new Set()): RuleSet {
   const errors: BoxwatchError[] = files.flatMap((f) => f.errors);
   const lists = new Map<string, (string | number)[]>();
   const macros = new Map<string, string>();
@@ -177,5 +192,5 @@ export function compileRuleSet(files: readonly ParsedFile[]): RuleSet {
       else errors.push(conditionErrorToConfig(err, `rule ${item.rule}`, 'condition', file, conditionLine));
     }
   }
-  return new RuleSet(rules, errors, disabled, builder);
+  return new RuleSet(rules, errors, disabled, builder, runtimeDisabled);
 }
