@@ -17,7 +17,7 @@ import { stringify } from 'yaml';
 import { BoxwatchError, isBoxwatchError, type Logger } from '@boxwatch/core';
 import { parsePoliciesOrThrow, type EnforcePlugin, type Policy } from '@boxwatch/plugin-enforce';
 import type { BoxwatchConfig } from '../config/schema.js';
-import { writeFileAtomic } from './rule-store.js';
+import { writeFileAtomic } from './state-file.js';
 
 export const POLICY_STORE_FILE = 'enforce-policies.yaml';
 /** Plugin limit (MAX_POLICIES in plugin-enforce). */

@@ -12,11 +12,10 @@
  * any point) sees the old file or the new one, never a mix. A file that cannot be read or parsed is
  * an ERR_CONFIG naming the file and the problem, and is never overwritten.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { BoxwatchError, isBoxwatchError } from '@boxwatch/core';
+import { isBoxwatchError } from '@boxwatch/core';
 import { parseRule } from '@boxwatch/plugin-cnetwork';
+import { readJsonStateFile, stateFileError, writeFileAtomic } from './state-file.js';
 
 export const RULE_STORE_VERSION = 1;
 export const RULE_STORE_FILE = 'cnetwork-rules.json';
@@ -55,46 +54,6 @@ const fileSchema = z
 export type StoredEndpoint = z.infer<typeof endpointSchema>;
 export type StoredRule = z.infer<typeof storedRuleSchema>;
 
-/** ERR_CONFIG for a problem with the rule file, naming the file (and the field inside it). */
-export function ruleFileError(file: string, problem: string, field = '(file)', cause?: unknown): BoxwatchError {
-  return new BoxwatchError('ERR_CONFIG', `${file}: ${field === '(file)' ? '' : `${field}: `}${problem} (fix or move the file away; it is left as it is)`, {
-    file,
-    field,
-    cause,
-  });
-}
-
-/**
- * Write `text` to `file` atomically (temp file + fsync + rename + directory fsync), mode 0600.
- * The directory is created (0700) when missing. On failure the temp file is removed and the old
- * file is untouched.
- */
-export function writeFileAtomic(file: string, text: string): void {
-  const dir = dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}-${Date.now()}`);
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'wx', 0o600);
-    writeSync(fd, text);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, file);
-  } catch (err) {
-    if (fd !== null) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  // The rename is durable once the directory entry is on disk.
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
-
 export class RuleStore {
   private readonly rules = new Map<string, StoredRule>();
 
@@ -103,34 +62,16 @@ export class RuleStore {
   /** Load the store (an absent file is an empty store). Throws ERR_CONFIG naming the file for anything unreadable. */
   static load(file: string): RuleStore {
     const store = new RuleStore(file);
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return store;
-      throw ruleFileError(file, `cannot read the cnetwork rule file: ${(err as Error).message}`, '(file)', err);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw ruleFileError(file, `not valid JSON: ${(err as Error).message}`, '(file)', err);
-    }
-    const parsed = fileSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-      const field = issue.code === 'unrecognized_keys' ? [path, issue.keys[0]].filter(Boolean).join('.') : path || '(root)';
-      throw ruleFileError(file, issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message, field);
-    }
-    parsed.data.rules.forEach((r, i) => {
+    const data = readJsonStateFile(file, fileSchema, 'the cnetwork rule file');
+    if (data === null) return store;
+    data.rules.forEach((r, i) => {
       // The addresses and container names as the plugin will check them at restore.
       try {
         parseRule({ id: r.id, a: r.a, b: r.b, ...(r.description !== undefined ? { description: r.description } : {}) }, 'rule');
       } catch (err) {
         if (!isBoxwatchError(err, 'ERR_CONFIG')) throw err;
         const field = `rules[${i}]${(err.field ?? 'rule').replace(/^rule/, '')}`;
-        throw ruleFileError(file, err.message.replace(/^.*?: /, ''), field);
+        throw stateFileError(file, err.message.replace(/^.*?: /, ''), field);
       }
       store.rules.set(r.id, r);
     });

@@ -8,11 +8,10 @@
  * business. Written like cnetwork-rules.json (atomic rename, mode 0600); a file that cannot be read
  * or parsed is an ERR_CONFIG naming the file and the field, and is never overwritten.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { BoxwatchConfig } from '../config/schema.js';
-import { ruleFileError, writeFileAtomic } from './rule-store.js';
+import { readJsonStateFile, writeFileAtomic } from './state-file.js';
 
 export const RULE_SWITCHES_VERSION = 1;
 export const RULE_SWITCHES_FILE = 'rules-disabled.json';
@@ -52,27 +51,9 @@ export class RuleSwitchStore {
   /** An absent file is an empty store; anything unreadable throws ERR_CONFIG naming the file and field. */
   static load(file: string): RuleSwitchStore {
     const store = new RuleSwitchStore(file);
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return store;
-      throw ruleFileError(file, `cannot read the disabled-rules file: ${(err as Error).message}`, '(file)', err);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw ruleFileError(file, `not valid JSON: ${(err as Error).message}`, '(file)', err);
-    }
-    const parsed = fileSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-      const field = issue.code === 'unrecognized_keys' ? [path, issue.keys[0]].filter(Boolean).join('.') : path || '(root)';
-      throw ruleFileError(file, issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message, field);
-    }
-    for (const e of parsed.data.disabled) store.entries.set(e.name, e);
+    const data = readJsonStateFile(file, fileSchema, 'the disabled-rules file');
+    if (data === null) return store;
+    for (const e of data.disabled) store.entries.set(e.name, e);
     return store;
   }
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBoxwatchError, silentLogger } from '@boxwatch/core';
 import { CNetworkPlugin } from '@boxwatch/plugin-cnetwork';
-import { RULE_STORE_FILE, RuleStore, writeFileAtomic } from '../../src/runtime/rule-store.js';
+import { RULE_STORE_FILE, RuleStore } from '../../src/runtime/rule-store.js';
+import { writeFileAtomic } from '../../src/runtime/state-file.js';
 import { CNetworkRuleService } from '../../src/runtime/cnetwork-rules.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'bwtest-cli-rules-'));
